@@ -32,11 +32,23 @@ class FaultFailed(DrillError):
     """Injecting a fault, or undoing it, failed."""
 
 
-class RecoveryTimeout(DrillError):
+class DrillFailed(DrillError, AssertionError):
+    """The drill ran and the target did not meet the plan: a *failed* drill, not a broken one.
+
+    It derives from AssertionError so that pytest and Allure report it as a failure (red), while
+    every other DrillError is reported as broken (an infrastructure problem of the drill itself).
+    """
+
+
+class RecoveryTimeout(DrillFailed):
     """The target did not recover (or the fault was never detected) before the deadline."""
 
 
-class ObjectiveBreached(DrillError):
+class VerificationFailed(DrillFailed):
+    """A post-recovery check of the plan's checklist failed."""
+
+
+class ObjectiveBreached(DrillFailed):
     """A measured figure (RTO, RPO) is worse than the plan's objective."""
 
 

@@ -1,0 +1,376 @@
+"""The drill runner: inject -> detect -> recover -> verify, with the undo stack always drained.
+
+A `Drill` is handed to a test by the `drill` fixture. The prober starts before the fault so the
+baseline is known; every phase is a timeline event and a report step; every figure that a
+verdict rests on is computed from the timeline by drillbook.core.recovery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from drillbook.config.durations import format_duration
+from drillbook.config.model import DrillbookConfig, Tier
+from drillbook.core.clock import Clock, SystemClock
+from drillbook.core.recovery import RecoveryMeasurement, combine, measure_recovery
+from drillbook.core.timeline import UNHEALTHY, Event, EventKind, SampleStatus, Timeline
+from drillbook.engine.observer import DrillObserver, ObserverSet
+from drillbook.engine.steps import Check, CheckResult, Fault, RecoveryStep
+from drillbook.engine.undo import UndoOutcome, UndoStack
+from drillbook.errors import (
+    DrillFailed,
+    InvalidDrill,
+    ObjectiveBreached,
+    RecoveryTimeout,
+    VerificationFailed,
+)
+from drillbook.platforms.base import Platform
+from drillbook.probes.http import HttpProber
+
+
+class Prober(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    """The target's probes, for one-shot checks during verification."""
+
+    health: Sequence[HttpProber] = ()
+    critical: Sequence[HttpProber] = ()
+
+
+@dataclass(frozen=True)
+class DrillIdentity:
+    """What the drill is, for reports: the plan's scenario, the tier, the recovery option."""
+
+    scenario: str
+    tier: Tier
+    option: str
+    cadence: str
+    title: str
+
+
+class Drill:
+    """One run of one scenario against one target."""
+
+    def __init__(
+        self,
+        identity: DrillIdentity,
+        *,
+        config: DrillbookConfig,
+        platform: Platform,
+        prober: Prober,
+        probe_names: Sequence[str],
+        undo: UndoStack,
+        timeline: Timeline | None = None,
+        clock: Clock | None = None,
+        observers: Sequence[DrillObserver] = (),
+        endpoints: ProbeSet | None = None,
+    ) -> None:
+        self.identity = identity
+        self.endpoints = endpoints or ProbeSet()
+        self.config = config
+        self.platform = platform
+        self.timeline = timeline or Timeline()
+        self.clock = clock or SystemClock()
+        self.undo = undo
+        self.probe_names = list(probe_names)
+        self.observers = ObserverSet(observers)
+        self.started_at = self.clock.monotonic()
+        self.fault: Fault | None = None
+        self.fault_at: float | None = None
+        self.measurement: RecoveryMeasurement | None = None
+        self.check_results: list[CheckResult] = []
+        self.undo_outcomes: list[UndoOutcome] = []
+        self.objective_verdict: str | None = None
+        self._prober = prober
+        self._finished = False
+        self._event(EventKind.DRILL_STARTED, identity.title)
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    @property
+    def probing(self) -> Any:
+        return self.config.probing
+
+    @property
+    def poll_seconds(self) -> float:
+        return min(0.05, self.probing.interval_seconds / 2)
+
+    def _event(self, kind: EventKind, name: str, **details: Any) -> Event:
+        event = Event(
+            at=self.clock.monotonic(), wall=self.clock.wall(), kind=kind, name=name,
+            details=details,
+        )
+        self.timeline.add_event(event)
+        return event
+
+    def note(self, name: str, **details: Any) -> None:
+        """Record something worth seeing in the timeline (a replica's ground truth, say)."""
+        self._event(EventKind.NOTE, name, **details)
+
+    @contextlib.contextmanager
+    def phase(self, phase: str, title: str) -> Iterator[None]:
+        """A named phase: a timeline pair of events and a report step."""
+        self._event(EventKind.PHASE_STARTED, phase, title=title)
+        self.observers.notify("phase_started", self, phase, title)
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._event(
+                EventKind.PHASE_FINISHED, phase, error=None if error is None else repr(error)
+            )
+            self.observers.notify("phase_finished", self, phase, error)
+
+    def _measure(self) -> RecoveryMeasurement:
+        if self.fault_at is None:
+            raise InvalidDrill("no fault injected yet: call drill.inject(...) first")
+        per_probe = [
+            measure_recovery(
+                self.timeline.samples_of(name),
+                fault_at=self.fault_at,
+                healthy_streak=self.probing.healthy_streak,
+            )
+            for name in self.probe_names
+        ]
+        return combine(per_probe)
+
+    # -- the phases ----------------------------------------------------------------------
+    def begin(self, *, baseline_seconds: float | None = None) -> None:
+        """Start probing and require a healthy steady state before anything is injected."""
+        seconds = (
+            baseline_seconds
+            if baseline_seconds is not None
+            else max(1.0, self.probing.interval_seconds * (self.probing.healthy_streak + 1))
+        )
+        with self.phase("baseline", f"steady state: target healthy for {seconds:.1f}s"):
+            self._prober.start()
+            self.clock.sleep(seconds)
+            samples = [s for s in self.timeline.samples if s.probe in self.probe_names]
+            unhealthy = [s for s in samples if s.status in UNHEALTHY]
+            if not samples or unhealthy:
+                detail = unhealthy[-1].detail if unhealthy else "no probe answered"
+                raise InvalidDrill(
+                    f"the target is not healthy before the fault ({len(unhealthy)} of "
+                    f"{len(samples)} baseline samples unhealthy; last: {detail}); nothing was "
+                    "injected. Repair the target (or its probe conditions) and run again."
+                )
+
+    def inject(self, fault: Fault) -> None:
+        """Journal the fault's undo, then inject it; the fault time is taken just before."""
+        if self.fault is not None:
+            raise InvalidDrill("one fault per drill: split the scenario into several drills")
+        with self.phase("inject", f"inject: {fault.description}"):
+            self.undo.push(fault.undo)
+            self.fault = fault
+            self.fault_at = self.clock.monotonic()
+            details = fault.inject() or {}
+            self.timeline.add_event(
+                Event(
+                    at=self.fault_at,
+                    wall=self.clock.wall() - (self.clock.monotonic() - self.fault_at),
+                    kind=EventKind.FAULT_INJECTED,
+                    name=fault.name,
+                    details=dict(details),
+                )
+            )
+
+    def wait_until_detected(self, *, timeout: float | None = None) -> float:
+        """Wait for the first unhealthy sample; returns the time to detect in seconds."""
+        limit = timeout if timeout is not None else self.probing.detect_timeout_seconds
+        with self.phase("detect", "detect: the probes see the outage"):
+            assert self.fault_at is not None or self._measure()
+            deadline = (self.fault_at or 0.0) + limit
+            while True:
+                measurement = self._measure()
+                if measurement.detected_at is not None:
+                    self._event(
+                        EventKind.DETECTED, "first unhealthy sample",
+                        time_to_detect_seconds=measurement.time_to_detect_seconds,
+                    )
+                    return measurement.time_to_detect_seconds or 0.0
+                if self.clock.monotonic() >= deadline:
+                    raise RecoveryTimeout(
+                        f"the fault '{self.fault.name if self.fault else '?'}' was never "
+                        f"detected: every probe stayed healthy for {format_duration(limit)} "
+                        f"after injection ({measurement.samples_after_fault} samples). Either the "
+                        "fault did not take effect or the probes do not see it."
+                    )
+                self.clock.sleep(self.poll_seconds)
+
+    def observe_no_outage(self, seconds: float) -> RecoveryMeasurement:
+        """For faults the target should absorb: probe for `seconds` and require no outage."""
+        with self.phase("observe", f"observe: the service keeps serving for {seconds:.1f}s"):
+            self.clock.sleep(seconds)
+            measurement = self._measure()
+            self.measurement = measurement
+            self._publish_figures()
+            if measurement.outage_observed:
+                raise DrillFailed(
+                    f"the service was expected to absorb the fault but users saw an outage: "
+                    f"{measurement.describe()}"
+                )
+            return measurement
+
+    def recover(self, *steps: RecoveryStep) -> None:
+        """Run the plan's recovery steps in order."""
+        with self.phase("recover", "recover: " + "; ".join(s.command for s in steps)):
+            for step in steps:
+                self._event(EventKind.RECOVERY_STARTED, step.name, command=step.command)
+                details = step.run() or {}
+                self._event(EventKind.RECOVERY_FINISHED, step.name, **dict(details))
+
+    def wait_until_recovered(self, *, timeout: float | None = None) -> RecoveryMeasurement:
+        """Wait for N consecutive healthy samples on every probe; returns the measurement."""
+        limit = timeout if timeout is not None else self.probing.recover_timeout_seconds
+        n = self.probing.healthy_streak
+        with self.phase("recovered", f"wait until recovered: {n} consecutive healthy samples"):
+            assert self.fault_at is not None or self._measure()
+            deadline = (self.fault_at or 0.0) + limit
+            while True:
+                measurement = self._measure()
+                if measurement.outage_observed and measurement.recovered_at is not None:
+                    self.measurement = measurement
+                    self._event(
+                        EventKind.RECOVERED, "recovered",
+                        rto_seconds=measurement.rto_seconds,
+                        error_bar_seconds=measurement.rto_error_bar_seconds,
+                    )
+                    self._publish_figures()
+                    return measurement
+                if self.clock.monotonic() >= deadline:
+                    self.measurement = measurement
+                    self._publish_figures()
+                    last = [s for s in self.timeline.samples if s.probe in self.probe_names][-3:]
+                    seen = "; ".join(f"{s.status}: {s.detail or s.http_status}" for s in last)
+                    raise RecoveryTimeout(
+                        f"the service did not recover within {format_duration(limit)} of the "
+                        f"fault ({measurement.describe()}); last samples: {seen or 'none'}"
+                    )
+                self.clock.sleep(self.poll_seconds)
+
+    def verify(self, *checks: Check, window_seconds: float | None = None) -> list[CheckResult]:
+        """Run the plan's verification checklist after recovery; all must pass."""
+        window = window_seconds if window_seconds is not None else self.config.verification.window_seconds
+        with self.phase("verify", "verify: " + ", ".join(_check_name(c) for c in checks)):
+            # Watch the recovered service for a while before judging it (error rates, relapses).
+            if self.measurement is not None and self.measurement.recovered_at is not None:
+                remaining = self.measurement.recovered_at + window - self.clock.monotonic()
+                self.clock.sleep(max(0.0, remaining))
+            results = [check(self) for check in checks]
+            self.check_results.extend(results)
+            self._event(
+                EventKind.VERIFIED, "verification",
+                results={r.name: r.passed for r in results},
+            )
+            self._publish_figures()
+            failed = [r for r in results if not r.passed]
+            if failed:
+                raise VerificationFailed(
+                    "verification failed: "
+                    + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+                )
+            return results
+
+    def assert_objectives(self) -> None:
+        """RTO against the tier's objective; fails with the measured and the allowed figures."""
+        with self.phase("objectives", f"objectives: RTO for tier {self.identity.tier}"):
+            measurement = self.measurement or self._measure()
+            allowed = self.config.objectives.rto_for(self.identity.tier)
+            rto = measurement.rto_seconds
+            if rto is None:
+                raise RecoveryTimeout(f"no RTO: the service did not recover ({measurement.describe()})")
+            bar = measurement.rto_error_bar_seconds or 0.0
+            verdict = (
+                f"RTO {rto:.3f}s (error bar -{bar:.3f}s) against the {self.identity.tier} "
+                f"objective {format_duration(allowed)}"
+            )
+            self.objective_verdict = verdict
+            self._publish_figures()
+            if rto > allowed:
+                raise ObjectiveBreached(
+                    f"RTO breach: measured {rto:.3f}s (error bar -{bar:.3f}s, the target may "
+                    f"have recovered up to that much earlier) exceeds the {self.identity.tier} "
+                    f"objective of {format_duration(allowed)} ({allowed:.0f}s) by "
+                    f"{rto - allowed:.3f}s"
+                )
+
+    def finish(self) -> list[UndoOutcome]:
+        """Stop probing and undo every fault. Always called, also after failures."""
+        if self._finished:
+            return self.undo_outcomes
+        self._finished = True
+        self._prober.stop()
+        if len(self.undo):
+            with contextlib.suppress(Exception), self.phase("undo", "undo: revert every fault"):
+                self.undo_outcomes = self.undo.unwind()
+                for outcome in self.undo_outcomes:
+                    self._event(
+                        EventKind.UNDO, outcome.action.description, ok=outcome.ok,
+                        error=outcome.error,
+                    )
+        self._event(EventKind.DRILL_FINISHED, self.identity.title)
+        self.observers.notify("drill_finished", self)
+        return self.undo_outcomes
+
+    # -- figures -------------------------------------------------------------------------
+    def figures(self) -> dict[str, Any]:
+        """Every measured figure of the drill, for reports and assertions."""
+        m = self.measurement
+        allowed = self.config.objectives.rto_for(self.identity.tier)
+        samples = [s for s in self.timeline.samples if s.probe in self.probe_names]
+        counts = {str(status): 0 for status in SampleStatus}
+        for s in samples:
+            counts[str(s.status)] += 1
+        return {
+            "scenario": self.identity.scenario,
+            "option": self.identity.option,
+            "tier": self.identity.tier,
+            "rto_objective_seconds": allowed,
+            "rto_seconds": None if m is None else m.rto_seconds,
+            "rto_error_bar_seconds": None if m is None else m.rto_error_bar_seconds,
+            "time_to_detect_seconds": None if m is None else m.time_to_detect_seconds,
+            "outage_seconds": None if m is None else m.outage_seconds,
+            "outage_observed": None if m is None else m.outage_observed,
+            "flaps": None if m is None else m.flaps,
+            "healthy_streak": self.probing.healthy_streak,
+            "probe_interval_seconds": self.probing.interval_seconds,
+            "samples": counts,
+            "phases": self.phase_durations(),
+            "checks": {r.name: {"passed": r.passed, "detail": r.detail} for r in self.check_results},
+            "verdict": self.objective_verdict,
+        }
+
+    def phase_durations(self) -> dict[str, float]:
+        started: dict[str, float] = {}
+        durations: dict[str, float] = {}
+        for event in self.timeline.events:
+            if event.kind is EventKind.PHASE_STARTED:
+                started[event.name] = event.at
+            elif event.kind is EventKind.PHASE_FINISHED and event.name in started:
+                durations[event.name] = round(event.at - started[event.name], 4)
+        return durations
+
+    def _publish_figures(self) -> None:
+        self.observers.notify("figures", self, self.figures())
+
+
+def _check_name(check: Check) -> str:
+    return getattr(check, "check_name", getattr(check, "__name__", "check"))
+
+
+def figures_text(figures: Mapping[str, Any]) -> str:
+    rto = figures.get("rto_seconds")
+    bar = figures.get("rto_error_bar_seconds")
+    if rto is None:
+        return "RTO: not measured"
+    return f"RTO {rto:.3f} s (-{bar or 0:.3f} s)"

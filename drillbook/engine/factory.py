@@ -1,0 +1,89 @@
+"""Builds a Drill for a test from its marker and the session's target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from drillbook.config.model import TIERS, Tier
+from drillbook.core.clock import SystemClock
+from drillbook.core.timeline import Timeline
+from drillbook.engine.drill import Drill, DrillIdentity, ProbeSet
+from drillbook.engine.observer import DrillObserver
+from drillbook.engine.prober import BackgroundProber
+from drillbook.engine.undo import UndoStack
+from drillbook.errors import InvalidDrill
+from drillbook.probes.http import HttpProber
+from drillbook.target import Target
+
+
+def _cadence(item: pytest.Item, explicit: object) -> str:
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    parts = item.path.parts
+    for cadence in ("monthly", "quarterly"):
+        if cadence in parts:
+            return cadence
+    return "ad hoc"
+
+
+def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) -> Drill:
+    tier = marker.get("tier", "critical")
+    if tier not in TIERS:
+        raise InvalidDrill(
+            f"{item.nodeid}: drill marker tier={tier!r}, expected one of {', '.join(TIERS)}"
+        )
+    tier_value: Tier = tier
+    doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()  # type: ignore[union-attr]
+    identity = DrillIdentity(
+        scenario=str(marker["scenario"]),
+        tier=tier_value,
+        option=str(marker.get("option", "")),
+        cadence=_cadence(item, marker.get("cadence")),
+        title=doc[0] if doc else item.name,
+    )
+    config = target.config
+    assert config.target.base_url is not None
+    probing = config.probing
+    clock = SystemClock()
+    health = [
+        HttpProber(config.target.base_url, probe, timeout_seconds=probing.timeout_seconds,
+                   headers=probing.headers, tokens=target.tokens)
+        for probe in config.target.probes
+    ]
+    critical = [
+        HttpProber(config.target.base_url, probe, timeout_seconds=probing.timeout_seconds,
+                   headers=probing.headers, tokens=target.tokens)
+        for probe in config.target.critical_endpoints
+    ]
+    timeline = Timeline()
+    # The background prober gets its own probers: httpx clients are not shared across threads.
+    background = [
+        HttpProber(config.target.base_url, probe, timeout_seconds=probing.timeout_seconds,
+                   headers=probing.headers, tokens=target.tokens).sample
+        for probe in config.target.probes
+    ]
+    prober = BackgroundProber(
+        background, timeline, clock, interval_seconds=probing.interval_seconds
+    )
+    observers: list[DrillObserver] = []
+    try:
+        from drillbook.reporting.allure_observer import AllureObserver
+
+        observers.append(AllureObserver(target))
+    except ImportError:  # allure-pytest not installed: the drill still runs, unreported
+        pass
+    return Drill(
+        identity,
+        config=config,
+        platform=target.platform,
+        prober=prober,
+        probe_names=[p.name for p in config.target.probes],
+        undo=UndoStack(target.journal, target.platform.apply_undo),
+        timeline=timeline,
+        clock=clock,
+        observers=observers,
+        endpoints=ProbeSet(health=health, critical=critical),
+    )

@@ -1,0 +1,207 @@
+"""The `local` platform: the target's processes run under supervisord on this machine.
+
+supervisord plays the Kubernetes controllers: a group is a Deployment or StatefulSet, a process
+is a pod. Processes do not restart by themselves (autorestart is off) so that a fault stays
+injected until the runbook's recovery step, which is what a drill measures.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from drillbook.engine.undo import UndoAction
+from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout, StackError
+from drillbook.platforms.base import ComponentStatus, Replica, ReplicaCount
+from drillbook.platforms.supervisor_client import SupervisorClient
+
+ReadinessCheck = Callable[[], bool]
+_RUNNING = "RUNNING"
+_READY_POLL_SECONDS = 0.05
+
+
+@dataclass
+class LocalComponent:
+    """How one configured component maps onto supervisord processes."""
+
+    name: str
+    group: str
+    processes: list[str]
+    """Process names in the group, in order; the first `desired` of them should run."""
+    desired: int
+    readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    """Per-process readiness check (HTTP /livez, SELECT 1, PING); absent means RUNNING is ready."""
+
+
+class LocalPlatform:
+    """Platform Protocol over supervisord (see drillbook.platforms.base.Platform)."""
+
+    name = "local"
+    UNDO_VERBS = frozenset({"start", "restart", "scale", "reconcile"})
+
+    def __init__(self, client: SupervisorClient, components: Mapping[str, LocalComponent]) -> None:
+        self._client = client
+        self._components = dict(components)
+
+    def component(self, component: str) -> LocalComponent:
+        try:
+            return self._components[component]
+        except KeyError:
+            known = ", ".join(sorted(self._components))
+            raise InvalidDrill(
+                f"component '{component}' is not part of the local stack; known: {known}"
+            ) from None
+
+    def _full(self, comp: LocalComponent, process: str) -> str:
+        return f"{comp.group}:{process}"
+
+    def replicas(self, component: str) -> list[Replica]:
+        comp = self.component(component)
+        infos = {i["name"]: i for i in self._client.processes() if i["group"] == comp.group}
+        result = []
+        for process in comp.processes:
+            info = infos.get(process)
+            if info is None:
+                raise StackError(f"supervisord has no process {comp.group}:{process}")
+            running = info["statename"] == _RUNNING
+            result.append(
+                Replica(
+                    component=component,
+                    name=process,
+                    pid=int(info["pid"]) if running and info["pid"] else None,
+                    running=running,
+                    state=str(info["statename"]),
+                    started_at=float(info["start"]) if info.get("start") else None,
+                )
+            )
+        return result
+
+    def kill(
+        self, component: str, *, count: ReplicaCount = 1, names: Sequence[str] | None = None
+    ) -> list[Replica]:
+        running = [r for r in self.replicas(component) if r.running and r.pid]
+        if names is not None:
+            running = [r for r in running if r.name in names]
+        chosen = running if count == "all" else running[: int(count)]
+        if not chosen:
+            raise FaultFailed(f"no running replica of '{component}' to kill")
+        for replica in chosen:
+            assert replica.pid is not None
+            try:
+                os.kill(replica.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            except PermissionError as exc:
+                raise FaultFailed(
+                    f"not permitted to kill {replica.name} (pid {replica.pid}): {exc}; "
+                    "run the drill as the user that started the stack"
+                ) from exc
+        self._wait_not_running(component, [r.name for r in chosen], timeout=10.0)
+        return chosen
+
+    def _wait_not_running(self, component: str, names: Sequence[str], *, timeout: float) -> None:
+        # supervisord reaps its children at once, but its state lags by a loop iteration; a
+        # recovery step started before it notices would find the process still "RUNNING".
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = {r.name: r.running for r in self.replicas(component)}
+            if not any(states.get(n) for n in names):
+                return
+            time.sleep(_READY_POLL_SECONDS)
+        raise FaultFailed(f"replicas {list(names)} of '{component}' still running after kill")
+
+    def _desired_processes(self, comp: LocalComponent) -> list[str]:
+        return comp.processes[: comp.desired]
+
+    def stop(self, component: str) -> None:
+        comp = self.component(component)
+        for replica in self.replicas(component):
+            if replica.running:
+                self._client.stop(self._full(comp, replica.name))
+
+    def start(self, component: str) -> None:
+        comp = self.component(component)
+        states = {r.name: r.running for r in self.replicas(component)}
+        for process in self._desired_processes(comp):
+            if not states.get(process):
+                self._client.start(self._full(comp, process))
+
+    reconcile = start
+    """Undo of a kill or stop: bring the desired replicas back (what a controller would do)."""
+
+    def restart(self, component: str) -> None:
+        comp = self.component(component)
+        states = {r.name: r.running for r in self.replicas(component)}
+        for process in self._desired_processes(comp):
+            full = self._full(comp, process)
+            if states.get(process):
+                self._client.stop(full)
+            self._client.start(full)
+
+    def scale(self, component: str, replicas: int) -> None:
+        comp = self.component(component)
+        if not 0 <= replicas <= len(comp.processes):
+            raise InvalidDrill(
+                f"cannot scale '{component}' to {replicas}: the local stack declares "
+                f"{len(comp.processes)} replicas at most (stack.max_app_replicas)"
+            )
+        comp.desired = replicas
+        states = {r.name: r.running for r in self.replicas(component)}
+        for index, process in enumerate(comp.processes):
+            full = self._full(comp, process)
+            if index < replicas and not states.get(process):
+                self._client.start(full)
+            elif index >= replicas and states.get(process):
+                self._client.stop(full)
+
+    def wait_until_ready(self, component: str, *, timeout: float) -> float:
+        comp = self.component(component)
+        started = time.monotonic()
+        deadline = started + timeout
+        pending = set(self._desired_processes(comp))
+        while True:
+            states = {r.name: r.running for r in self.replicas(component)}
+            for process in list(pending):
+                check = comp.readiness.get(process)
+                if states.get(process) and (check is None or check()):
+                    pending.discard(process)
+            if not pending:
+                return time.monotonic() - started
+            if time.monotonic() >= deadline:
+                raise RecoveryTimeout(
+                    f"'{component}' not ready after {timeout:.1f}s: {sorted(pending)} not ready"
+                )
+            time.sleep(_READY_POLL_SECONDS)
+
+    def status(self, component: str) -> ComponentStatus:
+        comp = self.component(component)
+        replicas = self.replicas(component)
+        ready = 0
+        for replica in replicas:
+            check = comp.readiness.get(replica.name)
+            if replica.running and (check is None or check()):
+                ready += 1
+        return ComponentStatus(
+            component=component,
+            desired=comp.desired,
+            running=sum(1 for r in replicas if r.running),
+            ready=ready,
+            replicas=tuple(replicas),
+        )
+
+    def log_tail(self, component: str, *, lines: int = 100) -> dict[str, str]:
+        comp = self.component(component)
+        tails: dict[str, str] = {}
+        for process in comp.processes:
+            # supervisord tails by bytes; 200 bytes a line is generous for these services.
+            text = self._client.tail(self._full(comp, process), lines * 200)
+            tails[process] = "\n".join(text.splitlines()[-lines:])
+        return tails
+
+    def apply_undo(self, action: UndoAction) -> None:
+        if action.platform != self.name or action.verb not in self.UNDO_VERBS:
+            raise InvalidDrill(f"local platform cannot execute undo {action.verb!r}")
+        getattr(self, action.verb)(**action.args)

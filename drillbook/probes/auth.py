@@ -1,0 +1,76 @@
+"""Bearer tokens for probes that call authenticated endpoints.
+
+The secret is read from the environment variable the configuration names (never from the file),
+registered with the redactor so that it cannot leak into reports, and tokens are re-issued
+before they expire.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import jwt
+
+from drillbook.config.model import AuthSettings
+from drillbook.errors import ConfigError
+from drillbook.reporting.redaction import register_secret
+
+_TOKEN_TTL_SECONDS = 300
+_RENEW_MARGIN_SECONDS = 60
+
+
+class TokenProvider:
+    """Issues HS256 tokens with the target's secret; `None` settings mean no auth."""
+
+    def __init__(self, settings: AuthSettings, *, secret: str | None = None) -> None:
+        self._settings = settings
+        self._secret = secret
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+        if secret:
+            register_secret(secret)
+
+    @property
+    def enabled(self) -> bool:
+        return self._settings.kind == "jwt"
+
+    def _resolve_secret(self) -> str:
+        if self._secret:
+            return self._secret
+        value = os.environ.get(self._settings.secret_env, "")
+        if not value:
+            raise ConfigError(
+                f"target.auth: the JWT secret is read from the environment variable "
+                f"'{self._settings.secret_env}', which is not set; export it before the drill "
+                f"(or set target.auth.kind = \"none\" for a target without auth)"
+            )
+        register_secret(value)
+        self._secret = value
+        return value
+
+    def token(self) -> str | None:
+        if not self.enabled:
+            return None
+        with self._lock:
+            now = time.time()
+            if self._token is None or now > self._expires_at - _RENEW_MARGIN_SECONDS:
+                claims = {
+                    "sub": self._settings.subject,
+                    "iat": int(now),
+                    "exp": int(now) + _TOKEN_TTL_SECONDS,
+                    "roles": list(self._settings.roles),
+                    "scopes": list(self._settings.scopes),
+                }
+                self._token = jwt.encode(
+                    claims, self._resolve_secret(), algorithm=self._settings.algorithm
+                )
+                register_secret(self._token)
+                self._expires_at = now + _TOKEN_TTL_SECONDS
+            return self._token
+
+    def headers(self) -> dict[str, str]:
+        token = self.token()
+        return {"Authorization": f"Bearer {token}"} if token else {}

@@ -1,0 +1,259 @@
+"""The pytest plugin: options, ini keys, markers and fixtures of drillbook, in one place.
+
+Registered through the `pytest11` entry point, so `pytest drills/monthly` needs nothing else.
+Every option can also be set in the ini file (same name without the leading dashes, with
+underscores); the command line wins over the ini file, which wins over the configuration file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from drillbook.config.loader import load_config
+from drillbook.config.model import DrillbookConfig
+from drillbook.errors import ConfigError, DrillError, DrillFailed, InvalidDrill
+from drillbook.target import Target, open_target
+
+MARKER = "drill"
+_DRILL_KEY = pytest.StashKey["Any"]()
+_CONFIG_KEY = pytest.StashKey[DrillbookConfig]()
+
+
+@dataclass(frozen=True)
+class _Option:
+    name: str
+    help: str
+    kind: str = "string"  # "string" or "bool"
+    override: str | None = None
+    """The dotted configuration key this option overrides."""
+
+
+_OPTIONS = (
+    _Option("drillbook-config", "drillbook configuration file (TOML); default: the embedded stack"),
+    _Option("drillbook-platform", "platform to drill: local or kubernetes", override="platform"),
+    _Option(
+        "drillbook-probe-interval",
+        "probe interval, e.g. 250ms or 1s (error bar of every RTO)",
+        override="probing.interval",
+    ),
+    _Option(
+        "drillbook-healthy-streak",
+        "consecutive healthy samples that count as recovered",
+        override="probing.healthy_streak",
+    ),
+    _Option(
+        "drillbook-run-dir",
+        "run directory of the embedded stack (default: a new private temp dir)",
+        override="stack.run_dir",
+    ),
+    _Option(
+        "drillbook-reuse-stack",
+        "keep the embedded stack running after the session and reuse it next time",
+        kind="bool",
+        override="stack.reuse",
+    ),
+    _Option(
+        "drillbook-allow-production",
+        "confirm that drills may run against a target whose environment is production",
+        kind="bool",
+        override="allow_production",
+    ),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("drillbook", "disaster-recovery drills")
+    for option in _OPTIONS:
+        dest = option.name.replace("-", "_")
+        if option.kind == "bool":
+            group.addoption(f"--{option.name}", action="store_true", default=None, dest=dest,
+                            help=option.help)
+            parser.addini(dest, option.help, type="bool", default=False)
+        else:
+            group.addoption(f"--{option.name}", default=None, dest=dest, help=option.help)
+            parser.addini(dest, option.help, default=None)
+
+
+def _option_value(config: pytest.Config, option: _Option) -> Any:
+    dest = option.name.replace("-", "_")
+    value = config.getoption(dest)
+    if value is None:
+        value = config.getini(dest)
+        if option.kind == "bool" and value is False:
+            return None
+        if value in ("", None):
+            return None
+    return value
+
+
+def resolve_config(config: pytest.Config) -> DrillbookConfig:
+    """The drillbook configuration of this session: CLI > ini > file > defaults."""
+    if _CONFIG_KEY in config.stash:
+        return config.stash[_CONFIG_KEY]
+    overrides: dict[str, object] = {}
+    path: str | None = None
+    for option in _OPTIONS:
+        value = _option_value(config, option)
+        if value is None:
+            continue
+        if option.override is None:
+            path = str(value)
+        elif option.name == "drillbook-healthy-streak":
+            try:
+                overrides[option.override] = int(value)
+            except ValueError:
+                raise pytest.UsageError(
+                    f"--{option.name}: found {value!r}, expected a whole number >= 1"
+                ) from None
+        else:
+            overrides[option.override] = value
+    if path is not None and not os.path.isabs(path):
+        path = str(Path(config.rootpath, path)) if not Path(path).exists() else path
+    try:
+        resolved = load_config(path, overrides=overrides)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_CONFIG_KEY] = resolved
+    return resolved
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(scenario, tier='critical', option='', cadence=None): a disaster-recovery "
+        "drill of the plan's `scenario`; `tier` picks the RTO objective "
+        "(critical | non_critical | full); `option` names the recovery option (Allure story).",
+    )
+    # Fail fast, with one message, on a configuration the user named explicitly.
+    if _option_value(config, _OPTIONS[0]) is not None:
+        resolve_config(config)
+    _install_sigterm_handler()
+
+
+def _install_sigterm_handler() -> None:
+    # SIGTERM (CI cancelling a job) becomes KeyboardInterrupt, which pytest turns into an
+    # orderly stop that still runs fixture teardown: the undo stack and the stack shutdown.
+    if sys.platform == "win32":
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread (embedded use): nothing to install
+        pass
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    try:
+        resolved = resolve_config(config)
+    except pytest.UsageError:
+        return None
+    target = resolved.target.base_url or "embedded local stack"
+    return (
+        f"drillbook: platform={resolved.platform} target={resolved.target.name} ({target}) "
+        f"config={resolved.source} probe-interval={resolved.probing.interval_seconds}s"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+    yield
+    # Undo and reporting happen inside the test's call phase, so that the figures and the
+    # attachments belong to the drill's own result (not to a teardown), whatever the outcome.
+    drill = item.stash.get(_DRILL_KEY, None)
+    if drill is not None:
+        drill.finish()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    # A drill's failure message already carries the evidence and the way out; the traceback
+    # through the engine would only bury it.
+    if call.excinfo is not None and isinstance(call.excinfo.value, DrillError):
+        error = call.excinfo.value
+        kind = "DRILL FAILED" if isinstance(error, DrillFailed) else "DRILL ERROR"
+        report.longrepr = f"{kind} ({type(error).__name__}): {error}"
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def drillbook_config(pytestconfig: pytest.Config) -> DrillbookConfig:
+    """The resolved drillbook configuration of this session."""
+    return resolve_config(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def drill_target(drillbook_config: DrillbookConfig) -> Iterator[Target]:
+    """The target under drill: the embedded stack (started once per session) or a deployment."""
+    try:
+        target = open_target(drillbook_config)
+    except DrillError as exc:
+        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@pytest.fixture
+def drill(request: pytest.FixtureRequest, drill_target: Target) -> Iterator[Any]:
+    """A Drill for the test's `@pytest.mark.drill(...)`, probing from a healthy baseline."""
+    from drillbook.engine.factory import build_drill
+
+    marker_kwargs = _marker_kwargs(request.node)
+    if "scenario" not in marker_kwargs:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the `drill` fixture needs @pytest.mark.drill(scenario=...)"
+        )
+    try:
+        drill = build_drill(drill_target, request.node, marker_kwargs)
+    except InvalidDrill as exc:
+        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+    request.node.stash[_DRILL_KEY] = drill
+    try:
+        drill.begin()
+        yield drill
+    finally:
+        drill.finish()
+
+
+def _marker_kwargs(node: pytest.Item) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    # iter_markers yields the closest first (function, then class, then module): keep those.
+    for marker in node.iter_markers(MARKER):
+        for key, value in marker.kwargs.items():
+            merged.setdefault(key, value)
+        if marker.args and "scenario" not in merged:
+            merged["scenario"] = marker.args[0]
+    return merged
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Give the Allure results their environment and failure categories."""
+    results = session.config.getoption("allure_report_dir", default=None)
+    if not results:
+        return
+    from drillbook.reporting.allure_files import write_categories, write_environment_properties
+    from drillbook.reporting.environment import environment_values
+
+    results_dir = Path(results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        resolved = resolve_config(session.config)
+    except pytest.UsageError:
+        return
+    write_environment_properties(results_dir, environment_values(resolved))
+    write_categories(results_dir)

@@ -1,0 +1,146 @@
+"""Writes a drill into its Allure result: labels, one step per phase, figures, attachments.
+
+A subscriber of the drill (see drillbook.engine.observer); everything it writes passes through
+the redactor, and its own failures are logged by the drill, never fatal.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import allure
+from allure_commons.types import AttachmentType, Severity
+
+from drillbook.core.timeline import EventKind
+from drillbook.reporting.chart import render_timeline_svg
+from drillbook.reporting.redaction import REDACTOR
+
+if TYPE_CHECKING:
+    from drillbook.engine.drill import Drill
+    from drillbook.target import Target
+
+_SEVERITY = {"critical": Severity.CRITICAL, "non_critical": Severity.NORMAL, "full": Severity.BLOCKER}
+_LOG_LINES = 100
+
+
+def _attach_text(text: str, name: str, kind: Any) -> None:
+    allure.attach(REDACTOR.redact(text), name=name, attachment_type=kind)
+
+
+class AllureObserver:
+    """Reports one drill to allure-pytest (inactive when pytest runs without --alluredir)."""
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._steps: list[Any] = []
+        self._labelled = False
+
+    def _label(self, drill: Drill) -> None:
+        if self._labelled:
+            return
+        self._labelled = True
+        identity = drill.identity
+        allure.dynamic.epic(f"{identity.cadence} drills")
+        allure.dynamic.feature(identity.scenario)
+        if identity.option:
+            allure.dynamic.story(identity.option)
+        allure.dynamic.severity(_SEVERITY.get(identity.tier, Severity.NORMAL))
+        allure.dynamic.tag(f"tier:{identity.tier}")
+        allure.dynamic.tag(f"platform:{drill.platform.name}")
+        allure.dynamic.title(identity.title)
+
+    def phase_started(self, drill: Drill, phase: str, title: str) -> None:
+        self._label(drill)
+        step = allure.step(REDACTOR.redact(title))
+        step.__enter__()
+        self._steps.append(step)
+
+    def phase_finished(self, drill: Drill, phase: str, error: BaseException | None) -> None:
+        if not self._steps:
+            return
+        step = self._steps.pop()
+        if error is None:
+            step.__exit__(None, None, None)
+        else:
+            step.__exit__(type(error), error, error.__traceback__)
+
+    def figures(self, drill: Drill, figures: Mapping[str, Any]) -> None:
+        # Figures are written once, at the end, so the report shows the final numbers only.
+        return None
+
+    def drill_finished(self, drill: Drill) -> None:
+        self._label(drill)
+        figures = drill.figures()
+        origin = drill.fault_at if drill.fault_at is not None else drill.started_at
+        allure.dynamic.description_html(_figures_html(figures))
+        _attach_text(json.dumps(figures, indent=2, default=str), "figures.json", AttachmentType.JSON)
+        _attach_text(drill.timeline.to_json(origin), "timeline.json", AttachmentType.JSON)
+        _attach_text(drill.timeline.samples_csv(origin), "probe-samples.csv", AttachmentType.CSV)
+        svg = render_timeline_svg(
+            [s for s in drill.timeline.samples if s.probe in drill.probe_names],
+            drill.timeline.events,
+            origin=origin,
+            title=f"{drill.identity.scenario}: {drill.identity.option or drill.identity.title}",
+        )
+        _attach_text(svg, "timeline-chart.svg", AttachmentType.SVG)
+        for component in _affected_components(drill):
+            try:
+                tails = drill.platform.log_tail(component, lines=_LOG_LINES)
+            except Exception as exc:  # logs are evidence, not a verdict: report the gap
+                tails = {component: f"log tail unavailable: {exc}"}
+            for replica, text in tails.items():
+                _attach_text(text or "(empty)", f"log tail {replica}", AttachmentType.TEXT)
+
+
+def _affected_components(drill: Drill) -> list[str]:
+    names: list[str] = []
+    for event in drill.timeline.events:
+        if event.kind is EventKind.FAULT_INJECTED and drill.fault is not None:
+            component = drill.fault.undo.args.get("component")
+            if isinstance(component, str) and component not in names:
+                names.append(component)
+    return names
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _figures_html(figures: Mapping[str, Any]) -> str:
+    rows = []
+    labels = [
+        ("rto_seconds", "RTO (s, upper bound)"),
+        ("rto_error_bar_seconds", "RTO error bar (s)"),
+        ("rto_objective_seconds", "RTO objective (s)"),
+        ("time_to_detect_seconds", "time to detect (s)"),
+        ("outage_seconds", "outage seen by users (s)"),
+        ("outage_observed", "outage observed"),
+        ("flaps", "flaps before recovery"),
+        ("probe_interval_seconds", "probe interval (s)"),
+        ("healthy_streak", "healthy samples to count as recovered"),
+        ("verdict", "verdict"),
+    ]
+    for key, label in labels:
+        rows.append(
+            f"<tr><th>{html.escape(label)}</th><td>{html.escape(_fmt(figures.get(key)))}</td></tr>"
+        )
+    for name, seconds in figures.get("phases", {}).items():
+        rows.append(f"<tr><th>phase {html.escape(name)} (s)</th><td>{seconds:.3f}</td></tr>")
+    for name, result in figures.get("checks", {}).items():
+        mark = "passed" if result["passed"] else "FAILED"
+        rows.append(
+            f"<tr><th>check: {html.escape(name)}</th><td>{mark}: "
+            f"{html.escape(str(result['detail']))}</td></tr>"
+        )
+    rto = figures.get("rto_seconds")
+    headline = (
+        f"<p><b>RTO {rto:.3f} s</b> (error bar -{figures.get('rto_error_bar_seconds') or 0:.3f} s)"
+        f" against an objective of {figures.get('rto_objective_seconds')} s</p>"
+        if isinstance(rto, float) else "<p><b>RTO: not measured</b></p>"
+    )
+    return REDACTOR.redact(headline + "<table>" + "".join(rows) + "</table>")

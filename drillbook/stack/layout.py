@@ -1,0 +1,126 @@
+"""The files of an embedded stack: supervisord and HAProxy configuration, rendered from ports.
+
+Kept apart from the launcher so the generated configuration can be read and tested on its own.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    proxy: int
+    postgres: int
+    redis: int
+    apps: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervisord program."""
+
+    group: str
+    name: str
+    command: list[str]
+    user: str | None = None
+    environment: Mapping[str, str] | None = None
+    stopsignal: str = "TERM"
+
+
+def app_command(port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "drillbook.stack.reference_service.app:app",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+    ]
+
+
+def _env_value(value: str) -> str:
+    # supervisord's environment syntax: KEY="value" with % doubled (it expands %(x)s).
+    return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
+
+
+def render_supervisord_conf(run_dir: Path, programs: list[Program]) -> str:
+    lines = [
+        "[unix_http_server]",
+        f"file={run_dir / 'supervisor.sock'}",
+        "chmod=0700",
+        "",
+        "[supervisord]",
+        f"logfile={run_dir / 'logs' / 'supervisord.log'}",
+        f"pidfile={run_dir / 'supervisord.pid'}",
+        f"childlogdir={run_dir / 'logs'}",
+        "nodaemon=true",
+        "loglevel=info",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{run_dir / 'supervisor.sock'}",
+        "",
+    ]
+    groups: dict[str, list[str]] = {}
+    for program in programs:
+        groups.setdefault(program.group, []).append(program.name)
+        lines += [
+            f"[program:{program.name}]",
+            "command=" + " ".join(shlex.quote(part) for part in program.command).replace("%", "%%"),
+            # Faults must stay injected until the runbook recovers them: no self-healing.
+            "autostart=false",
+            "autorestart=false",
+            "startsecs=0",
+            "startretries=0",
+            f"stopsignal={program.stopsignal}",
+            "stopwaitsecs=10",
+            "stopasgroup=true",
+            "killasgroup=true",
+            f"stdout_logfile={run_dir / 'logs' / (program.name + '.out.log')}",
+            f"stderr_logfile={run_dir / 'logs' / (program.name + '.err.log')}",
+            "stdout_logfile_maxbytes=5MB",
+            "stderr_logfile_maxbytes=5MB",
+        ]
+        if program.user:
+            lines.append(f"user={program.user}")
+        if program.environment:
+            env = ",".join(f"{k}={_env_value(v)}" for k, v in program.environment.items())
+            lines.append(f"environment={env}")
+        lines.append("")
+    for group, names in groups.items():
+        lines += [f"[group:{group}]", "programs=" + ",".join(names), ""]
+    return "\n".join(lines)
+
+
+def render_haproxy_conf(ports: StackPorts) -> str:
+    servers = "\n".join(
+        f"    server app-{i} 127.0.0.1:{port} check" for i, port in enumerate(ports.apps)
+    )
+    # Health checks on /livez every 250 ms mark a dead replica down after two misses; retries
+    # with redispatch move a request that hit a dead replica to a live one, as a Kubernetes
+    # Service with readiness probes would (a single replica loss is then invisible to users).
+    return f"""global
+    maxconn 512
+
+defaults
+    mode http
+    timeout connect 500ms
+    timeout client 30s
+    timeout server 30s
+    timeout check 500ms
+    retries 2
+    option redispatch 1
+    default-server inter 250ms fall 2 rise 1
+
+frontend eleanor
+    bind 127.0.0.1:{ports.proxy}
+    default_backend eleanor_replicas
+
+backend eleanor_replicas
+    balance roundrobin
+    option httpchk GET /livez
+{servers}
+"""

@@ -1,0 +1,45 @@
+"""Scenario 1 of the DR plan: Application Failure.
+
+Symptoms: API endpoints returning 5xx, health checks failing. Recovery actions (10-15 min):
+`kubectl rollout restart deployment/eleanor-v8 -n eleanor-v8`, then `kubectl rollout status`.
+Verification: health checks passing, critical endpoints responding, error rates normal.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drillbook.config.model import Component
+from drillbook.engine.checks import critical_endpoints_respond, error_rate_normal, health_checks_pass
+from drillbook.engine.drill import Drill
+from drillbook.faults.process import kill_replicas
+from drillbook.runbook.workloads import restart_workload
+
+pytestmark = pytest.mark.drill(scenario="application-failure", tier="critical")
+
+# How long the service is watched after losing one replica: long enough for the proxy's health
+# checks to mark it down (2 x 250 ms) many times over.
+ABSORB_WINDOW_SECONDS = 3.0
+
+
+@pytest.mark.drill(option="one replica lost, service keeps serving")
+def test_one_replica_lost_is_absorbed(drill: Drill, app: Component) -> None:
+    """One application replica killed: the other replicas keep the service up."""
+    drill.inject(kill_replicas(drill.platform, app.name, count=1))
+    drill.observe_no_outage(ABSORB_WINDOW_SECONDS)
+    drill.verify(health_checks_pass, critical_endpoints_respond, error_rate_normal)
+
+
+@pytest.mark.drill(option="all replicas lost, rollout restart")
+def test_all_replicas_lost_recovered_by_restart(drill: Drill, app: Component) -> None:
+    """Every application replica killed: recovered by the plan's rollout restart."""
+    drill.inject(kill_replicas(drill.platform, app.name, count="all"))
+    drill.wait_until_detected()
+    drill.recover(
+        restart_workload(
+            drill.platform, app, ready_timeout=drill.config.objectives.rto_for(app.tier)
+        )
+    )
+    drill.wait_until_recovered()
+    drill.verify(health_checks_pass, critical_endpoints_respond, error_rate_normal)
+    drill.assert_objectives()
