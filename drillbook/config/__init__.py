@@ -27,6 +27,7 @@ from drillbook.config.model import (
     StackSettings,
     TargetConfig,
     Tier,
+    VerificationSettings,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "StackSettings",
     "TargetConfig",
     "Tier",
+    "VerificationSettings",
     "format_duration",
     "load_config",
     "parse_condition",

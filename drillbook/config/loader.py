@@ -42,6 +42,7 @@ from drillbook.config.model import (
     StackSettings,
     TargetConfig,
     Tier,
+    VerificationSettings,
 )
 from drillbook.errors import ConfigError
 
@@ -70,7 +71,16 @@ class _Redacted:
 
 _REDACTED: Final = _Redacted()
 
-_TOP_KEYS = ("platform", "allow_production", "objectives", "probing", "target", "stack")
+_TOP_KEYS = (
+    "platform",
+    "allow_production",
+    "objectives",
+    "probing",
+    "target",
+    "stack",
+    "verification",
+)
+_VERIFICATION_KEYS = ("window", "error_rate_max")
 _OBJECTIVE_DURATIONS = {
     "rto_critical": "rto_critical_seconds",
     "rto_non_critical": "rto_non_critical_seconds",
@@ -116,6 +126,7 @@ _WORKLOAD = re.compile(r"([a-z]+)/([a-z0-9]([a-z0-9.\-]*[a-z0-9])?)")
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 _TOML_AT_END = re.compile(r"^(?P<message>.*) \(at end of document\)$")
 _INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_FRACTION_TEXT = re.compile(r"\d+(?:\.\d+)?")
 _TRUE_WORDS = ("true", "yes", "on", "1")
 _FALSE_WORDS = ("false", "no", "off", "0")
 _SHOW_LIMIT = 120
@@ -297,6 +308,8 @@ def _build(context: _Context, data: dict[str, Any]) -> DrillbookConfig:
     kwargs["target"] = _target(context, _table(context, "target", data), platform)
     if "stack" in data:
         kwargs["stack"] = _stack(context, _table(context, "stack", data))
+    if "verification" in data:
+        kwargs["verification"] = _verification(context, _table(context, "verification", data))
     config = DrillbookConfig(source=context.source, **kwargs)
     _guard_production(context, config)
     return config
@@ -685,6 +698,22 @@ def _stack(context: _Context, table: dict[str, Any]) -> StackSettings:
             "raise max_app_replicas too",
         )
     return settings
+
+
+def _verification(context: _Context, table: dict[str, Any]) -> VerificationSettings:
+    _check_keys(context, "verification", table, _VERIFICATION_KEYS)
+    kwargs: dict[str, Any] = {}
+    if "window" in table:
+        kwargs["window_seconds"] = _duration(context, "verification.window", table["window"])
+    if "error_rate_max" in table:
+        key = "verification.error_rate_max"
+        value = table["error_rate_max"]
+        if isinstance(value, str) and context.is_override(key) and _FRACTION_TEXT.fullmatch(value):
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            context.fail(key, table["error_rate_max"], "a fraction from 0 to 1, e.g. 0.05 for 5%")
+        kwargs["error_rate_max"] = float(value)
+    return VerificationSettings(**kwargs)
 
 
 def _guard_production(context: _Context, config: DrillbookConfig) -> None:

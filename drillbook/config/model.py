@@ -34,6 +34,7 @@ __all__ = [
     "StackSettings",
     "TargetConfig",
     "Tier",
+    "VerificationSettings",
 ]
 
 Tier = Literal["critical", "non_critical", "full"]
@@ -188,6 +189,17 @@ class StackSettings:
 
 
 @dataclass(frozen=True)
+class VerificationSettings:
+    """How the plan's verification checklist judges a service that has just recovered."""
+
+    window_seconds: float = 10.0
+    """How long to keep watching after recovery before judging it, so relapses are caught."""
+    error_rate_max: float = 0.01
+    """Largest share (0 to 1) of unhealthy probe samples since recovery that still counts as
+    normal (the plan's "error rates normal")."""
+
+
+@dataclass(frozen=True)
 class DrillbookConfig:
     """Everything a drill run needs to know, resolved as override > file > default."""
 
@@ -205,6 +217,8 @@ class DrillbookConfig:
     """The system under drill."""
     stack: StackSettings = StackSettings()
     """The embedded local stack."""
+    verification: VerificationSettings = VerificationSettings()
+    """The verification checklist run after recovery."""
 
     def with_base_url(self, url: str) -> DrillbookConfig:
         """A copy whose target answers at `url` (how the embedded stack fills in its address)."""

@@ -155,13 +155,21 @@ class Drill:
         with self.phase("baseline", f"steady state: target healthy for {seconds:.1f}s"):
             self._prober.start()
             self.clock.sleep(seconds)
-            samples = [s for s in self.timeline.samples if s.probe in self.probe_names]
-            unhealthy = [s for s in samples if s.status in UNHEALTHY]
-            if not samples or unhealthy:
-                detail = unhealthy[-1].detail if unhealthy else "no probe answered"
+            # The steady state is the last N samples of every probe: an old blip (a replica
+            # still warming up) does not block the drill, a current problem does.
+            n = self.probing.healthy_streak
+            recent = [
+                s for name in self.probe_names for s in self.timeline.samples_of(name)[-n:]
+            ]
+            unhealthy = [s for s in recent if s.status is not SampleStatus.OK]
+            if len(recent) < n * len(self.probe_names) or unhealthy:
+                detail = (
+                    f"{unhealthy[-1].status}: {unhealthy[-1].detail or unhealthy[-1].http_status}"
+                    if unhealthy else "too few probe answers"
+                )
                 raise InvalidDrill(
-                    f"the target is not healthy before the fault ({len(unhealthy)} of "
-                    f"{len(samples)} baseline samples unhealthy; last: {detail}); nothing was "
+                    f"the target is not healthy before the fault ({len(unhealthy)} of the last "
+                    f"{len(recent)} baseline samples not ok; last: {detail}); nothing was "
                     "injected. Repair the target (or its probe conditions) and run again."
                 )
 

@@ -412,6 +412,21 @@ BAD_CONFIGS: tuple[BadConfig, ...] = (
         "found 6",
         "an integer <= stack.max_app_replicas (5)",
     ),
+    # --- verification ---
+    BadConfig(
+        "error_rate_as_percent",
+        "[verification]\nerror_rate_max = 5\n" + PROBE,
+        "verification.error_rate_max",
+        "found 5",
+        "a fraction from 0 to 1",
+    ),
+    BadConfig(
+        "verification_window_junk",
+        '[verification]\nwindow = "a while"\n' + PROBE,
+        "verification.window",
+        "'a while'",
+        "a duration such as",
+    ),
     BadConfig(
         "reuse_as_string_in_file",
         '[stack]\nreuse = "yes"\n' + PROBE,

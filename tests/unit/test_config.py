@@ -85,6 +85,8 @@ def test_embedded_configuration_describes_the_local_stack() -> None:
     assert components["cache"].tier == "non_critical"
     assert components["database"].workload == "statefulset/postgres"
     assert (config.stack.app_replicas, config.stack.max_app_replicas) == (2, 5)
+    assert config.verification.window_seconds == 3.0
+    assert config.verification.error_rate_max == 0.01
 
 
 def test_embedded_configuration_ships_as_package_data() -> None:
@@ -111,6 +113,7 @@ def test_production_example_describes_a_kubernetes_target() -> None:
     assert endpoints["deliberate"].auth is True
     assert set(endpoints["deliberate"].json_body) == {"input", "context", "trace_id"}
     assert endpoints["metrics"].path == "/metrics"
+    assert config.verification.window_seconds == 60.0
     placement = {c.role: (c.namespace, c.selector) for c in config.target.components.values()}
     assert placement == {
         "app": ("eleanor-v8", "app=eleanor-v8"),
@@ -260,6 +263,13 @@ def test_durations_map_to_seconds_fields(tmp_path: Path) -> None:
     assert config.probing.interval_seconds == 0.5
     assert config.probing.timeout_seconds == 1.5
     assert config.probing.recover_timeout_seconds == 5400.0
+
+
+def test_verification_settings(tmp_path: Path) -> None:
+    text = '[verification]\nwindow = "1m"\nerror_rate_max = 0\n' + PROBE
+    config = load_config(write(tmp_path, text), overrides={"verification.error_rate_max": "0.1"})
+    assert config.verification.window_seconds == 60.0
+    assert config.verification.error_rate_max == 0.1
 
 
 def test_base_url_loses_its_trailing_slash(tmp_path: Path) -> None:
