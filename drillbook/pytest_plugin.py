@@ -198,10 +198,14 @@ def drillbook_config(pytestconfig: pytest.Config) -> DrillbookConfig:
 @pytest.fixture(scope="session")
 def drill_target(drillbook_config: DrillbookConfig) -> Iterator[Target]:
     """The target under drill: the embedded stack (started once per session) or a deployment."""
+    failure: str | None = None
     try:
         target = open_target(drillbook_config)
     except DrillError as exc:
-        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        # Outside the except block, so the message stands alone (no chained traceback).
+        pytest.fail(failure, pytrace=False)
     try:
         yield target
     finally:
@@ -218,10 +222,13 @@ def drill(request: pytest.FixtureRequest, drill_target: Target) -> Iterator[Any]
         raise pytest.UsageError(
             f"{request.node.nodeid}: the `drill` fixture needs @pytest.mark.drill(scenario=...)"
         )
+    failure: str | None = None
     try:
         drill = build_drill(drill_target, request.node, marker_kwargs)
     except InvalidDrill as exc:
-        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
     request.node.stash[_DRILL_KEY] = drill
     try:
         drill.begin()

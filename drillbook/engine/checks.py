@@ -6,8 +6,8 @@ function of the drill that returns a CheckResult with its evidence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from drillbook.core.timeline import UNHEALTHY, Sample, SampleStatus
 from drillbook.engine.steps import CheckResult
@@ -15,6 +15,19 @@ from drillbook.probes.http import HttpProber
 
 if TYPE_CHECKING:
     from drillbook.engine.drill import Drill
+
+
+_CheckFn = TypeVar("_CheckFn", bound=Callable[..., CheckResult])
+
+
+def checklist_item(title: str) -> Callable[[_CheckFn], _CheckFn]:
+    """Names a check after the plan's checklist line, for step titles and reports."""
+
+    def mark(fn: _CheckFn) -> _CheckFn:
+        fn.check_name = title  # type: ignore[attr-defined]
+        return fn
+
+    return mark
 
 
 def _sample_all(drill: Drill, probers: Sequence[HttpProber]) -> list[Sample]:
@@ -27,6 +40,7 @@ def _describe(samples: Sequence[Sample]) -> str:
     )
 
 
+@checklist_item("health checks passing")
 def health_checks_pass(drill: Drill) -> CheckResult:
     """Every configured health probe answers healthy now."""
     samples = _sample_all(drill, drill.endpoints.health)
@@ -39,6 +53,7 @@ def health_checks_pass(drill: Drill) -> CheckResult:
     )
 
 
+@checklist_item("critical endpoints responding")
 def critical_endpoints_respond(drill: Drill) -> CheckResult:
     """Every configured critical endpoint answers as expected now."""
     samples = _sample_all(drill, drill.endpoints.critical)
@@ -52,6 +67,7 @@ def critical_endpoints_respond(drill: Drill) -> CheckResult:
     )
 
 
+@checklist_item("error rates normal")
 def error_rate_normal(drill: Drill) -> CheckResult:
     """The probes' error rate since recovery is within the configured maximum."""
     limit = drill.config.verification.error_rate_max

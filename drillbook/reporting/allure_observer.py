@@ -92,7 +92,8 @@ class AllureObserver:
             except Exception as exc:  # logs are evidence, not a verdict: report the gap
                 tails = {component: f"log tail unavailable: {exc}"}
             for replica, text in tails.items():
-                _attach_text(text or "(empty)", f"log tail {replica}", AttachmentType.TEXT)
+                if text:  # replicas that never ran (spare capacity for scaling) have no log
+                    _attach_text(text, f"log tail {replica}", AttachmentType.TEXT)
 
 
 def _affected_components(drill: Drill) -> list[str]:

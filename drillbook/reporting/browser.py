@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -172,6 +174,20 @@ def dump_dom(url: str, *, wait_ms: int = 3000) -> str:
     """The serialized DOM of `url` after its scripts ran for `wait_ms` (virtual time)."""
     result = _run_chromium(["--dump-dom", url], wait_ms, f"the DOM dump of {url}")
     return result.stdout.decode("utf-8", errors="replace")
+
+
+_INVISIBLE = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_text(dom: str) -> str:
+    """The text a reader sees in a dumped DOM: no scripts, styles or tags, blanks collapsed.
+
+    A single-file Allure report carries all its data inside <script> elements, so checking
+    the raw DOM for a name proves nothing; this is what the page actually rendered.
+    """
+    text = _TAG.sub(" ", _INVISIBLE.sub(" ", dom))
+    return " ".join(html.unescape(text).split())
 
 
 def _tail(stderr: bytes | str | None, lines: int = 20) -> str:

@@ -33,6 +33,13 @@ INSTALL_HINT: Final = "install it with: bash scripts/install-allure.sh"
 DEFAULT_TIMEOUT: Final = 180.0
 """Seconds `allure generate` may take; a few hundred results render in about a second."""
 
+# The awesome report's page template loads Google Analytics (hard-wired on in 3.18). Drill
+# reports are opened inside company networks and on offline machines: a third-party beacon
+# on every view is unwanted there, and a hanging request on an offline host.
+_ANALYTICS = re.compile(
+    rb"\s*<script async src=\"https://www\.googletagmanager\.com/gtag/js[^\"]*\"></script>"
+    rb"\s*<script>\s*window\.dataLayer[^<]*</script>"
+)
 _CATEGORY_KEYS = ("name", "messageRegex", "traceRegex", "matchedStatuses", "flaky")
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -191,6 +198,7 @@ def render_html_report(
     group_by: Sequence[str] | None = ("epic", "feature", "story"),
     timeout: float = DEFAULT_TIMEOUT,
     redactor: Redactor | None = None,
+    strip_analytics: bool = True,
 ) -> Path:
     """Render the Allure results in `results_dir` as HTML into `output_dir`; returns index.html.
 
@@ -199,6 +207,7 @@ def render_html_report(
     `output_dir` is replaced; it must be absent, empty or a previous report. Categories
     come from `results_dir/categories.json` when present. An empty results directory gives
     an empty report; a missing one raises ReportError, as does a failing or hanging CLI.
+    `strip_analytics` removes the Google Analytics tag Allure puts into the page.
     """
     results = Path(results_dir).resolve()
     output = Path(output_dir).resolve()
@@ -259,7 +268,20 @@ def render_html_report(
             f"{' '.join(command)}; stderr tail:\n{_tail(result.stderr)}\n"
             f"stdout tail:\n{_tail(result.stdout)}"
         )
+    if strip_analytics:
+        _strip_analytics(index)
     return index
+
+
+def _strip_analytics(index: Path) -> None:
+    # Bytes, not text: the page must come out byte for byte the same apart from the tag.
+    html = index.read_bytes()
+    # Only after </head>: the tag is in the body, and the report options in the head are
+    # data that must never be touched (base64 bundles and data cannot contain "<").
+    head, separator, body = html.rpartition(b"</head>")
+    cleaned = _ANALYTICS.sub(b"", body, count=1)
+    if cleaned != body:
+        index.write_bytes(head + separator + cleaned)
 
 
 def reported_tests(report_dir: Path) -> list[ReportedTest]:

@@ -40,6 +40,7 @@ from drillbook.stack.layout import (
     render_supervisord_conf,
 )
 from drillbook.stack.ports import free_ports
+from drillbook.stack.watchdog import process_start_ticks
 
 DATABASE_NAME = "eleanor_v8"
 DATABASE_USER = "eleanor"
@@ -301,10 +302,29 @@ def start_stack(config: DrillbookConfig, *, run_dir: Path | None = None) -> Loca
         platform.wait_until_ready("proxy", timeout=_START_TIMEOUT_SECONDS)
         _wait_for(lambda: _http_ok(f"{stack.base_url}/health"), "the service to be healthy", process)
         stack.write_manifest()
+        if not settings.reuse:
+            _start_watchdog(stack, remove_run_dir=settings.run_dir is None)
     except BaseException:
         stack.stop(remove_run_dir=settings.run_dir is None)
         raise
     return stack
+
+
+def _start_watchdog(stack: LocalStack, *, remove_run_dir: bool) -> None:
+    owner = os.getpid()
+    owner_start = process_start_ticks(owner)
+    if owner_start is None:  # no /proc: no watchdog, the stack is stopped by teardown only
+        return
+    args = [
+        sys.executable, "-m", "drillbook.stack.watchdog", str(owner), str(owner_start),
+        str(stack.supervisord_pid), str(stack.run_dir),
+    ]
+    if remove_run_dir:
+        args.append("--remove")
+    subprocess.Popen(
+        args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _supervisord_binary() -> Path:
@@ -334,6 +354,7 @@ def _init_postgres(pg_bin: Path, run_dir: Path) -> str | None:
                 "running as root, PostgreSQL must run as the 'postgres' user, which does not "
                 "exist; install the postgresql package (it creates the user) or run as non-root"
             ) from None
+        _require_traversable(run_dir, entry.pw_uid, entry.pw_gid)
         os.chown(sockets, entry.pw_uid, entry.pw_gid)
         prefix = ["runuser", "-u", user, "--"]
     if (data / "PG_VERSION").exists():
@@ -354,6 +375,20 @@ def _init_postgres(pg_bin: Path, run_dir: Path) -> str | None:
     if result.returncode != 0:
         raise StackError(f"initdb failed ({result.returncode}): {result.stderr.strip()[-800:]}")
     return user
+
+
+def _require_traversable(run_dir: Path, uid: int, gid: int) -> None:
+    """The postgres user must reach its data directory through every parent of the run dir."""
+    for directory in [run_dir, *run_dir.parents]:
+        mode = directory.stat()
+        owner_ok = mode.st_uid == uid and mode.st_mode & 0o100
+        group_ok = mode.st_gid == gid and mode.st_mode & 0o010
+        if not (owner_ok or group_ok or mode.st_mode & 0o001):
+            raise StackError(
+                f"the stack's run directory {run_dir} is not reachable by the 'postgres' user: "
+                f"{directory} has mode {oct(mode.st_mode & 0o777)}; choose a run directory "
+                "whose parents are traversable (e.g. under /tmp), or omit stack.run_dir"
+            )
 
 
 def _create_database(admin_dsn: str) -> None:

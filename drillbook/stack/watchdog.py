@@ -1,0 +1,63 @@
+"""Stops an embedded stack whose owner died.
+
+The stack runs in its own session (so Ctrl-C reaches pytest first and the drill can undo its
+fault); the price is that a pytest killed outright (SIGKILL, OOM) would leave it running. This
+small process watches the owner and shuts the stack down when the owner is gone; it exits by
+itself when the stack is stopped normally. Not started for a reused stack, which must outlive
+its owner on purpose.
+
+Usage: python -m drillbook.stack.watchdog OWNER_PID OWNER_START SUPERVISORD_PID RUN_DIR [--remove]
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from drillbook.errors import StackError
+from drillbook.platforms.supervisor_client import SupervisorClient
+
+POLL_SECONDS = 0.5
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The kernel's start time of `pid`, which tells a living owner from a reused PID."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
+
+
+def watch(owner: int, owner_start: int, supervisord: int, run_dir: Path, remove: bool) -> int:
+    client = SupervisorClient(str(run_dir / "supervisor.sock"))
+    while True:
+        if process_start_ticks(supervisord) is None:
+            return 0  # the stack was stopped by its owner: nothing to do
+        if process_start_ticks(owner) != owner_start:
+            break
+        time.sleep(POLL_SECONDS)
+    try:
+        client.shutdown()
+    except StackError:
+        pass
+    deadline = time.monotonic() + 20
+    while process_start_ticks(supervisord) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if remove:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return 1
+
+
+def main(argv: list[str]) -> int:
+    owner, owner_start, supervisord = (int(a) for a in argv[:3])
+    return watch(owner, owner_start, supervisord, Path(argv[3]), "--remove" in argv[4:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
