@@ -17,7 +17,7 @@ class InvalidDrill(DrillError):
 
 
 class ConfigError(InvalidDrill):
-    """A configuration file (or value) is malformed; the message names file, key, found, expected."""
+    """A malformed configuration file or value; the message names file, key, found, expected."""
 
 
 class MissingDependency(InvalidDrill):

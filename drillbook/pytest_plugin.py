@@ -7,6 +7,7 @@ underscores); the command line wins over the ini file, which wins over the confi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -75,8 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in _OPTIONS:
         dest = option.name.replace("-", "_")
         if option.kind == "bool":
-            group.addoption(f"--{option.name}", action="store_true", default=None, dest=dest,
-                            help=option.help)
+            group.addoption(
+                f"--{option.name}", action="store_true", default=None, dest=dest, help=option.help
+            )
             parser.addini(dest, option.help, type="bool", default=False)
         else:
             group.addoption(f"--{option.name}", default=None, dest=dest, help=option.help)
@@ -148,10 +150,9 @@ def _install_sigterm_handler() -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    try:
+    # Outside the main thread (drillbook embedded in another program) there is nothing to install.
+    with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread (embedded use): nothing to install
-        pass
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -177,7 +178,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     # A drill's failure message already carries the evidence and the way out; the traceback

@@ -64,13 +64,13 @@ def open_target(config: DrillbookConfig) -> Target:
     if config.platform == "kubernetes":
         raise InvalidDrill(
             "platform 'kubernetes' is not implemented in this version of drillbook; "
-            "use platform = \"local\" (the embedded stack) for now"
+            'use platform = "local" (the embedded stack) for now'
         )
     if config.target.base_url is not None:
         raise ConfigError(
             f"{config.source}: key 'target.base_url': found {config.target.base_url!r}, but "
             "platform 'local' drills the embedded stack, which provides its own address; "
-            "remove target.base_url (or choose platform = \"kubernetes\" for a deployment)"
+            'remove target.base_url (or choose platform = "kubernetes" for a deployment)'
         )
     stack = _local_stack(config)
     resolved = stack.configure(config)
@@ -87,7 +87,8 @@ def open_target(config: DrillbookConfig) -> Target:
     for outcome in target.replayed_undos:
         log.warning(
             "replayed an undo left pending by an earlier run: %s (%s)",
-            outcome.action.description, "ok" if outcome.ok else outcome.error,
+            outcome.action.description,
+            "ok" if outcome.ok else outcome.error,
         )
     return target
 

@@ -62,8 +62,10 @@ def critical_endpoints_respond(drill: Drill) -> CheckResult:
         "critical endpoints responding",
         passed,
         _describe(samples) if samples else "no critical endpoint configured (nothing to test)",
-        {s.probe: {"status": str(s.status), "latency_seconds": round(s.latency_seconds, 4)}
-         for s in samples},
+        {
+            s.probe: {"status": str(s.status), "latency_seconds": round(s.latency_seconds, 4)}
+            for s in samples
+        },
     )
 
 
@@ -78,8 +80,11 @@ def error_rate_normal(drill: Drill) -> CheckResult:
         else drill.fault_at
     )
     samples = [
-        s for s in drill.timeline.samples
-        if s.probe in drill.probe_names and since is not None and s.sent_at >= since
+        s
+        for s in drill.timeline.samples
+        if s.probe in drill.probe_names
+        and since is not None
+        and s.sent_at >= since
         and s.status is not SampleStatus.THROTTLED
     ]
     if not samples:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from drillbook.config.durations import format_duration
-from drillbook.config.model import DrillbookConfig, Tier
+from drillbook.config.model import DrillbookConfig, ProbingSettings, Tier
 from drillbook.core.clock import Clock, SystemClock
 from drillbook.core.recovery import RecoveryMeasurement, combine, measure_recovery
-from drillbook.core.timeline import UNHEALTHY, Event, EventKind, SampleStatus, Timeline
+from drillbook.core.timeline import Event, EventKind, SampleStatus, Timeline
 from drillbook.engine.observer import DrillObserver, ObserverSet
 from drillbook.engine.steps import Check, CheckResult, Fault, RecoveryStep
 from drillbook.engine.undo import UndoOutcome, UndoStack
@@ -95,7 +95,7 @@ class Drill:
 
     # -- bookkeeping ---------------------------------------------------------------------
     @property
-    def probing(self) -> Any:
+    def probing(self) -> ProbingSettings:
         return self.config.probing
 
     @property
@@ -104,7 +104,10 @@ class Drill:
 
     def _event(self, kind: EventKind, name: str, **details: Any) -> Event:
         event = Event(
-            at=self.clock.monotonic(), wall=self.clock.wall(), kind=kind, name=name,
+            at=self.clock.monotonic(),
+            wall=self.clock.wall(),
+            kind=kind,
+            name=name,
             details=details,
         )
         self.timeline.add_event(event)
@@ -158,14 +161,13 @@ class Drill:
             # The steady state is the last N samples of every probe: an old blip (a replica
             # still warming up) does not block the drill, a current problem does.
             n = self.probing.healthy_streak
-            recent = [
-                s for name in self.probe_names for s in self.timeline.samples_of(name)[-n:]
-            ]
+            recent = [s for name in self.probe_names for s in self.timeline.samples_of(name)[-n:]]
             unhealthy = [s for s in recent if s.status is not SampleStatus.OK]
             if len(recent) < n * len(self.probe_names) or unhealthy:
                 detail = (
                     f"{unhealthy[-1].status}: {unhealthy[-1].detail or unhealthy[-1].http_status}"
-                    if unhealthy else "too few probe answers"
+                    if unhealthy
+                    else "too few probe answers"
                 )
                 raise InvalidDrill(
                     f"the target is not healthy before the fault ({len(unhealthy)} of the last "
@@ -202,7 +204,8 @@ class Drill:
                 measurement = self._measure()
                 if measurement.detected_at is not None:
                     self._event(
-                        EventKind.DETECTED, "first unhealthy sample",
+                        EventKind.DETECTED,
+                        "first unhealthy sample",
                         time_to_detect_seconds=measurement.time_to_detect_seconds,
                     )
                     return measurement.time_to_detect_seconds or 0.0
@@ -249,7 +252,8 @@ class Drill:
                 if measurement.outage_observed and measurement.recovered_at is not None:
                     self.measurement = measurement
                     self._event(
-                        EventKind.RECOVERED, "recovered",
+                        EventKind.RECOVERED,
+                        "recovered",
                         rto_seconds=measurement.rto_seconds,
                         error_bar_seconds=measurement.rto_error_bar_seconds,
                     )
@@ -268,7 +272,11 @@ class Drill:
 
     def verify(self, *checks: Check, window_seconds: float | None = None) -> list[CheckResult]:
         """Run the plan's verification checklist after recovery; all must pass."""
-        window = window_seconds if window_seconds is not None else self.config.verification.window_seconds
+        window = (
+            window_seconds
+            if window_seconds is not None
+            else self.config.verification.window_seconds
+        )
         with self.phase("verify", "verify: " + ", ".join(_check_name(c) for c in checks)):
             # Watch the recovered service for a while before judging it (error rates, relapses).
             if self.measurement is not None and self.measurement.recovered_at is not None:
@@ -277,15 +285,15 @@ class Drill:
             results = [check(self) for check in checks]
             self.check_results.extend(results)
             self._event(
-                EventKind.VERIFIED, "verification",
+                EventKind.VERIFIED,
+                "verification",
                 results={r.name: r.passed for r in results},
             )
             self._publish_figures()
             failed = [r for r in results if not r.passed]
             if failed:
                 raise VerificationFailed(
-                    "verification failed: "
-                    + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+                    "verification failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
                 )
             return results
 
@@ -296,7 +304,9 @@ class Drill:
             allowed = self.config.objectives.rto_for(self.identity.tier)
             rto = measurement.rto_seconds
             if rto is None:
-                raise RecoveryTimeout(f"no RTO: the service did not recover ({measurement.describe()})")
+                raise RecoveryTimeout(
+                    f"no RTO: the service did not recover ({measurement.describe()})"
+                )
             bar = measurement.rto_error_bar_seconds or 0.0
             verdict = (
                 f"RTO {rto:.3f}s (error bar -{bar:.3f}s) against the {self.identity.tier} "
@@ -323,7 +333,9 @@ class Drill:
                 self.undo_outcomes = self.undo.unwind()
                 for outcome in self.undo_outcomes:
                     self._event(
-                        EventKind.UNDO, outcome.action.description, ok=outcome.ok,
+                        EventKind.UNDO,
+                        outcome.action.description,
+                        ok=outcome.ok,
                         error=outcome.error,
                     )
         self._event(EventKind.DRILL_FINISHED, self.identity.title)
@@ -354,7 +366,9 @@ class Drill:
             "probe_interval_seconds": self.probing.interval_seconds,
             "samples": counts,
             "phases": self.phase_durations(),
-            "checks": {r.name: {"passed": r.passed, "detail": r.detail} for r in self.check_results},
+            "checks": {
+                r.name: {"passed": r.passed, "detail": r.detail} for r in self.check_results
+            },
             "verdict": self.objective_verdict,
         }
 

@@ -36,7 +36,7 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
             f"{item.nodeid}: drill marker tier={tier!r}, expected one of {', '.join(TIERS)}"
         )
     tier_value: Tier = tier
-    doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()  # type: ignore[union-attr]
+    doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
     identity = DrillIdentity(
         scenario=str(marker["scenario"]),
         tier=tier_value,
@@ -49,20 +49,35 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
     probing = config.probing
     clock = SystemClock()
     health = [
-        HttpProber(config.target.base_url, probe, timeout_seconds=probing.timeout_seconds,
-                   headers=probing.headers, tokens=target.tokens)
+        HttpProber(
+            config.target.base_url,
+            probe,
+            timeout_seconds=probing.timeout_seconds,
+            headers=probing.headers,
+            tokens=target.tokens,
+        )
         for probe in config.target.probes
     ]
     critical = [
-        HttpProber(config.target.base_url, probe, timeout_seconds=probing.timeout_seconds,
-                   headers=probing.headers, tokens=target.tokens)
+        HttpProber(
+            config.target.base_url,
+            probe,
+            timeout_seconds=probing.timeout_seconds,
+            headers=probing.headers,
+            tokens=target.tokens,
+        )
         for probe in config.target.critical_endpoints
     ]
     timeline = Timeline()
     # The background prober gets its own probers: httpx clients are not shared across threads.
     background = [
-        HttpProber(config.target.base_url, probe, timeout_seconds=probing.timeout_seconds,
-                   headers=probing.headers, tokens=target.tokens).sample
+        HttpProber(
+            config.target.base_url,
+            probe,
+            timeout_seconds=probing.timeout_seconds,
+            headers=probing.headers,
+            tokens=target.tokens,
+        ).sample
         for probe in config.target.probes
     ]
     prober = BackgroundProber(

@@ -45,7 +45,9 @@ class BackgroundProber:
         origin = self._clock.monotonic()
         for index, sampler in enumerate(self._samplers):
             thread = threading.Thread(
-                target=self._loop, args=(sampler, origin), name=f"drillbook-prober-{index}",
+                target=self._loop,
+                args=(sampler, origin),
+                name=f"drillbook-prober-{index}",
                 daemon=True,
             )
             self._threads.append(thread)

@@ -131,10 +131,7 @@ class UndoStack:
 
 def replay_pending(journal: UndoJournal, executor: UndoExecutor) -> list[UndoOutcome]:
     """Undo what a run that died left behind. Called before a new drill injects anything."""
-    return [
-        _execute(journal, executor, entry_id, action)
-        for entry_id, action in journal.pending()
-    ]
+    return [_execute(journal, executor, entry_id, action) for entry_id, action in journal.pending()]
 
 
 def _execute(

@@ -45,7 +45,7 @@ class TokenProvider:
             raise ConfigError(
                 f"target.auth: the JWT secret is read from the environment variable "
                 f"'{self._settings.secret_env}', which is not set; export it before the drill "
-                f"(or set target.auth.kind = \"none\" for a target without auth)"
+                f'(or set target.auth.kind = "none" for a target without auth)'
             )
         register_secret(value)
         self._secret = value

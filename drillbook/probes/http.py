@@ -20,9 +20,7 @@ from drillbook.probes.auth import TokenProvider
 _THROTTLED = 429
 
 
-def classify_response(
-    probe: HttpProbe, status_code: int, body: bytes
-) -> tuple[SampleStatus, str]:
+def classify_response(probe: HttpProbe, status_code: int, body: bytes) -> tuple[SampleStatus, str]:
     """Classify an answer; returns the status and, when not ok, why."""
     if status_code == _THROTTLED:
         return SampleStatus.THROTTLED, "HTTP 429 (rate limited)"

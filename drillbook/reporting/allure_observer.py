@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from drillbook.engine.drill import Drill
     from drillbook.target import Target
 
-_SEVERITY = {"critical": Severity.CRITICAL, "non_critical": Severity.NORMAL, "full": Severity.BLOCKER}
+_SEVERITY = {
+    "critical": Severity.CRITICAL,
+    "non_critical": Severity.NORMAL,
+    "full": Severity.BLOCKER,
+}
 _LOG_LINES = 100
 
 
@@ -76,7 +80,9 @@ class AllureObserver:
         figures = drill.figures()
         origin = drill.fault_at if drill.fault_at is not None else drill.started_at
         allure.dynamic.description_html(_figures_html(figures))
-        _attach_text(json.dumps(figures, indent=2, default=str), "figures.json", AttachmentType.JSON)
+        _attach_text(
+            json.dumps(figures, indent=2, default=str), "figures.json", AttachmentType.JSON
+        )
         _attach_text(drill.timeline.to_json(origin), "timeline.json", AttachmentType.JSON)
         _attach_text(drill.timeline.samples_csv(origin), "probe-samples.csv", AttachmentType.CSV)
         svg = render_timeline_svg(
@@ -142,6 +148,7 @@ def _figures_html(figures: Mapping[str, Any]) -> str:
     headline = (
         f"<p><b>RTO {rto:.3f} s</b> (error bar -{figures.get('rto_error_bar_seconds') or 0:.3f} s)"
         f" against an objective of {figures.get('rto_objective_seconds')} s</p>"
-        if isinstance(rto, float) else "<p><b>RTO: not measured</b></p>"
+        if isinstance(rto, float)
+        else "<p><b>RTO: not measured</b></p>"
     )
     return REDACTOR.redact(headline + "<table>" + "".join(rows) + "</table>")

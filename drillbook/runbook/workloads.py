@@ -47,6 +47,8 @@ def scale_workload(
 
     return RecoveryStep(
         name=f"scale {component.name} to {replicas}",
-        command=f"kubectl scale {_workload(component)} --replicas={replicas}{_namespace(component)}",
+        command=(
+            f"kubectl scale {_workload(component)} --replicas={replicas}{_namespace(component)}"
+        ),
         run=run,
     )

@@ -34,8 +34,15 @@ class Program:
 
 def app_command(port: int) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", "drillbook.stack.reference_service.app:app",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "drillbook.stack.reference_service.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
     ]
 
 

@@ -8,6 +8,7 @@ it started is gone afterwards, which `pids()` lets a test check.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -130,19 +131,15 @@ class LocalStack:
     def pids(self) -> list[int]:
         """supervisord and every process it runs now."""
         pids = [self.supervisord_pid]
-        try:
+        with contextlib.suppress(StackError):
             pids += [int(p["pid"]) for p in self.supervisor.processes() if p["pid"]]
-        except StackError:
-            pass
         return pids
 
     def stop(self, *, remove_run_dir: bool = True) -> list[int]:
         """Stop everything; returns PIDs that had to be killed (none when shutdown was clean)."""
         known = self.pids()
-        try:
+        with contextlib.suppress(StackError):
             self.supervisor.shutdown()
-        except StackError:
-            pass
         leftovers = _wait_gone(known, timeout=20.0)
         for pid in leftovers:
             _kill_quietly(pid)
@@ -203,8 +200,10 @@ def start_stack(config: DrillbookConfig, *, run_dir: Path | None = None) -> Loca
     supervisord = _supervisord_binary()
 
     if run_dir is None:
-        run_dir = Path(settings.run_dir) if settings.run_dir else Path(
-            tempfile.mkdtemp(prefix="drillbook-stack-")
+        run_dir = (
+            Path(settings.run_dir)
+            if settings.run_dir
+            else Path(tempfile.mkdtemp(prefix="drillbook-stack-"))
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     # Traversable (not listable) by the postgres user, which owns its data directory below.
@@ -227,8 +226,15 @@ def start_stack(config: DrillbookConfig, *, run_dir: Path | None = None) -> Loca
             group="postgres",
             name="postgres-0",
             command=[
-                str(pg_bin / "postgres"), "-D", str(run_dir / "pgdata"), "-p", str(ports.postgres),
-                "-k", str(run_dir / "pgsocket"), "-c", "listen_addresses=127.0.0.1",
+                str(pg_bin / "postgres"),
+                "-D",
+                str(run_dir / "pgdata"),
+                "-p",
+                str(ports.postgres),
+                "-k",
+                str(run_dir / "pgsocket"),
+                "-c",
+                "listen_addresses=127.0.0.1",
             ],
             user=pg_user,
             # SIGINT is PostgreSQL's "fast shutdown": quick and clean for teardown.
@@ -238,8 +244,17 @@ def start_stack(config: DrillbookConfig, *, run_dir: Path | None = None) -> Loca
             group="redis",
             name="redis-0",
             command=[
-                str(redis_server), "--port", str(ports.redis), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(run_dir / "redis"),
+                str(redis_server),
+                "--port",
+                str(ports.redis),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(run_dir / "redis"),
             ],
         ),
     ]
@@ -300,7 +315,9 @@ def start_stack(config: DrillbookConfig, *, run_dir: Path | None = None) -> Loca
         platform.wait_until_ready("app", timeout=_START_TIMEOUT_SECONDS)
         platform.start("proxy")
         platform.wait_until_ready("proxy", timeout=_START_TIMEOUT_SECONDS)
-        _wait_for(lambda: _http_ok(f"{stack.base_url}/health"), "the service to be healthy", process)
+        _wait_for(
+            lambda: _http_ok(f"{stack.base_url}/health"), "the service to be healthy", process
+        )
         stack.write_manifest()
         if not settings.reuse:
             _start_watchdog(stack, remove_run_dir=settings.run_dir is None)
@@ -316,13 +333,21 @@ def _start_watchdog(stack: LocalStack, *, remove_run_dir: bool) -> None:
     if owner_start is None:  # no /proc: no watchdog, the stack is stopped by teardown only
         return
     args = [
-        sys.executable, "-m", "drillbook.stack.watchdog", str(owner), str(owner_start),
-        str(stack.supervisord_pid), str(stack.run_dir),
+        sys.executable,
+        "-m",
+        "drillbook.stack.watchdog",
+        str(owner),
+        str(owner_start),
+        str(stack.supervisord_pid),
+        str(stack.run_dir),
     ]
     if remove_run_dir:
         args.append("--remove")
     subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
 
@@ -365,8 +390,18 @@ def _init_postgres(pg_bin: Path, run_dir: Path) -> str | None:
         os.chown(data, entry.pw_uid, entry.pw_gid)
     data.chmod(0o700)
     result = subprocess.run(
-        [*prefix, str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-         "--no-sync", "-E", "UTF8"],
+        [
+            *prefix,
+            str(pg_bin / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -401,9 +436,7 @@ def _create_database(admin_dsn: str) -> None:
             conn.execute(f"CREATE DATABASE {DATABASE_NAME} OWNER {DATABASE_USER}")
 
 
-def _wait_for(
-    condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]
-) -> None:
+def _wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -484,7 +517,5 @@ def _wait_gone(pids: list[int], *, timeout: float) -> list[int]:
 
 
 def _kill_quietly(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -23,7 +23,9 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_ports(count: int, *, host: str = "127.0.0.1", rng: random.Random | None = None) -> list[int]:
+def free_ports(
+    count: int, *, host: str = "127.0.0.1", rng: random.Random | None = None
+) -> list[int]:
     """`count` distinct ports that were free when checked."""
     chooser = rng or random.Random()
     chosen: list[int] = []

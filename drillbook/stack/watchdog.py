@@ -11,6 +11,7 @@ Usage: python -m drillbook.stack.watchdog OWNER_PID OWNER_START SUPERVISORD_PID 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
@@ -42,10 +43,8 @@ def watch(owner: int, owner_start: int, supervisord: int, run_dir: Path, remove:
         if process_start_ticks(owner) != owner_start:
             break
         time.sleep(POLL_SECONDS)
-    try:
+    with contextlib.suppress(StackError):
         client.shutdown()
-    except StackError:
-        pass
     deadline = time.monotonic() + 20
     while process_start_ticks(supervisord) is not None and time.monotonic() < deadline:
         time.sleep(0.1)

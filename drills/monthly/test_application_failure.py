@@ -10,7 +10,11 @@ from __future__ import annotations
 import pytest
 
 from drillbook.config.model import Component
-from drillbook.engine.checks import critical_endpoints_respond, error_rate_normal, health_checks_pass
+from drillbook.engine.checks import (
+    critical_endpoints_respond,
+    error_rate_normal,
+    health_checks_pass,
+)
 from drillbook.engine.drill import Drill
 from drillbook.faults.process import kill_replicas
 from drillbook.runbook.workloads import restart_workload

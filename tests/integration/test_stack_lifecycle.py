@@ -66,10 +66,15 @@ def test_no_process_is_left_after_a_session(run_dir: Path) -> None:
 
 def test_sigterm_during_a_drill_undoes_the_fault_and_stops_the_stack(run_dir: Path) -> None:
     proc = start_pytest(
-        DRILL, "-k", "all_replicas", "--drillbook-run-dir", str(run_dir),
+        DRILL,
+        "-k",
+        "all_replicas",
+        "--drillbook-run-dir",
+        str(run_dir),
         # A probe interval long enough that the drill is surely between injection and recovery
         # when the signal arrives.
-        "--drillbook-probe-interval", "1s",
+        "--drillbook-probe-interval",
+        "1s",
     )
     journal = run_dir / "undo-journal.jsonl"
     _wait_for(journal, '"state": "pending"')
@@ -97,9 +102,7 @@ def test_a_missing_postgres_binary_is_one_clear_error(tmp_path: Path) -> None:
     config = tmp_path / "drillbook.toml"
     embedded = (REPO / "drillbook" / "config" / "embedded.toml").read_text()
     assert "\n[stack]\n" in embedded
-    config.write_text(
-        embedded.replace("\n[stack]\n", f'\n[stack]\npostgres_bin_dir = "{empty}"\n')
-    )
+    config.write_text(embedded.replace("\n[stack]\n", f'\n[stack]\npostgres_bin_dir = "{empty}"\n'))
     result = run_pytest(DRILL, "--drillbook-config", str(config))
     assert result.returncode != 0
     out = result.stdout + result.stderr

@@ -70,8 +70,11 @@ def make_drill(
     cfg = dataclasses.replace(
         cfg,
         probing=dataclasses.replace(
-            cfg.probing, interval_seconds=INTERVAL, healthy_streak=3,
-            detect_timeout_seconds=5.0, recover_timeout_seconds=30.0,
+            cfg.probing,
+            interval_seconds=INTERVAL,
+            healthy_streak=3,
+            detect_timeout_seconds=5.0,
+            recover_timeout_seconds=30.0,
         ),
     )
     timeline = Timeline()
@@ -104,7 +107,9 @@ def fault() -> Fault:
 
 
 def noop_step(clock: FakeClock, seconds: float) -> RecoveryStep:
-    return RecoveryStep("restart", "kubectl rollout restart deployment/x", lambda: clock.sleep(seconds))
+    return RecoveryStep(
+        "restart", "kubectl rollout restart deployment/x", lambda: clock.sleep(seconds)
+    )
 
 
 def test_full_drill_measures_rto(tmp_path: Path) -> None:
@@ -154,7 +159,7 @@ def test_rto_breach_names_measured_and_allowed(tmp_path: Path) -> None:
     strict = dataclasses.replace(
         base, objectives=dataclasses.replace(base.objectives, rto_critical_seconds=3.0)
     )
-    drill, clock, _ = make_drill(tmp_path, down_between(2.0, 6.0), config=strict)
+    drill, _clock, _ = make_drill(tmp_path, down_between(2.0, 6.0), config=strict)
     drill.begin(baseline_seconds=2.0)
     drill.inject(fault())
     drill.wait_until_detected()
@@ -225,5 +230,3 @@ def test_failed_undo_stays_pending_for_the_next_run(tmp_path: Path) -> None:
     assert outcomes[0].error is not None and "supervisord" in outcomes[0].error
     platform = RecordingPlatform()
     assert len(replay_pending(journal, platform.apply_undo)) == 1
-
-

@@ -16,10 +16,16 @@ OK, DOWN, ERR, THR = (
 INTERVAL = 0.25
 
 
-def series(statuses: list[SampleStatus], *, start: float = 0.0, probe: str = "health") -> list[Sample]:
+def series(
+    statuses: list[SampleStatus], *, start: float = 0.0, probe: str = "health"
+) -> list[Sample]:
     return [
-        Sample(probe=probe, sent_at=start + i * INTERVAL, received_at=start + i * INTERVAL + 0.01,
-               status=s)
+        Sample(
+            probe=probe,
+            sent_at=start + i * INTERVAL,
+            received_at=start + i * INTERVAL + 0.01,
+            status=s,
+        )
         for i, s in enumerate(statuses)
     ]
 

@@ -1,0 +1,157 @@
+"""The `drillbook` command: run a cadence of drills and render its report, manage the stack.
+
+    drillbook run monthly            # pytest drills/monthly + Allure results + HTML report
+    drillbook report                 # render reports/allure-results into reports/html
+    drillbook check-config FILE      # validate a configuration and summarise the target
+    drillbook stack up | down        # a reusable embedded stack (with --drillbook-reuse-stack)
+
+Every error is one line naming what is wrong and how to fix it; exit code 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from drillbook.errors import DrillError
+
+RESULTS_DIR = Path("reports") / "allure-results"
+HTML_DIR = Path("reports") / "html"
+CADENCES = ("monthly", "quarterly")
+_NO_TESTS_COLLECTED = 5
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drillbook", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the drills of a cadence and render the report")
+    run.add_argument("cadence", choices=CADENCES)
+    run.add_argument("--config", help="drillbook configuration file (default: embedded stack)")
+    run.add_argument("--results", type=Path, default=RESULTS_DIR, help="Allure results dir")
+    run.add_argument("--html", type=Path, default=HTML_DIR, help="HTML report dir")
+    run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="more pytest arguments after --")
+
+    report = commands.add_parser("report", help="render Allure results as an HTML report")
+    report.add_argument("--results", type=Path, default=RESULTS_DIR)
+    report.add_argument("--html", type=Path, default=HTML_DIR)
+
+    check = commands.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file", nargs="?", help="the file (default: the embedded configuration)")
+
+    stack = commands.add_parser("stack", help="start or stop a reusable embedded stack")
+    stack.add_argument("action", choices=("up", "down", "status"))
+    stack.add_argument("--run-dir", type=Path, default=None)
+    return parser
+
+
+def _render(results: Path, html: Path) -> Path:
+    from drillbook.reporting.html_report import render_html_report
+
+    index = render_html_report(results, html, single_file=True, name="drillbook: ELEANOR drills")
+    print(f"drillbook: HTML report: {index}")
+    return index
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pytest
+
+    drills = Path("drills") / args.cadence
+    if not drills.is_dir():
+        print(
+            f"drillbook: error: {drills}/ not found; run from the repository root", file=sys.stderr
+        )
+        return 2
+    extra = [a for a in args.pytest_args if a != "--"]
+    pytest_args = [str(drills), f"--alluredir={args.results}", "--clean-alluredir", *extra]
+    if args.config:
+        pytest_args.append(f"--drillbook-config={args.config}")
+    code = int(pytest.main(pytest_args))
+    if code == _NO_TESTS_COLLECTED:
+        print(f"drillbook: no {args.cadence} drills were collected from {drills}/")
+    if not args.no_report and args.results.exists():
+        _render(args.results, args.html)
+    return 0 if code == _NO_TESTS_COLLECTED else code
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from drillbook.config.loader import load_config
+
+    config = load_config(args.file)
+    target = config.target
+    print(f"{config.source}: valid")
+    print(
+        f"  platform {config.platform}, target {target.name} ({target.environment}) at "
+        f"{target.base_url or 'the embedded stack'}"
+    )
+    print(
+        f"  RTO critical {config.objectives.rto_critical_seconds:.0f}s, non-critical "
+        f"{config.objectives.rto_non_critical_seconds:.0f}s, full "
+        f"{config.objectives.rto_full_seconds:.0f}s; RPO {config.objectives.rpo_seconds:.0f}s"
+    )
+    print(
+        f"  probes: {', '.join(p.name + ' ' + p.path for p in target.probes)}; "
+        f"every {config.probing.interval_seconds}s, {config.probing.healthy_streak} to recover"
+    )
+    for component in target.components.values():
+        where = component.namespace or component.supervisor_group or "-"
+        print(f"  component {component.name}: {component.role}, {component.tier}, {where}")
+    return 0
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from drillbook.config.loader import load_config
+    from drillbook.stack.local_stack import attach, start_stack
+    from drillbook.target import REUSED_STACK_DIR
+
+    run_dir = (args.run_dir or REUSED_STACK_DIR).resolve()
+    existing = attach(run_dir)
+    if args.action == "status":
+        print(
+            f"embedded stack at {run_dir}: "
+            + (f"running, {existing.base_url}" if existing else "not running")
+        )
+        return 0 if existing else 1
+    if args.action == "down":
+        if existing is None:
+            print(f"no embedded stack running in {run_dir}")
+            return 0
+        existing.stop(remove_run_dir=True)
+        print(f"stopped the embedded stack in {run_dir}")
+        return 0
+    if existing is not None:
+        print(f"already running: {existing.base_url} ({run_dir})")
+        return 0
+    config = load_config(None, overrides={"stack.reuse": True, "stack.run_dir": str(run_dir)})
+    stack = start_stack(config, run_dir=run_dir)
+    print(
+        f"embedded stack up: {stack.base_url} ({run_dir}); drill it with "
+        f"pytest drills/monthly --drillbook-reuse-stack --drillbook-run-dir {run_dir}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "report":
+            _render(args.results, args.html)
+            return 0
+        if args.command == "check-config":
+            return _check_config(args)
+        return _stack(args)
+    except DrillError as exc:
+        print(f"drillbook: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("drillbook: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
