@@ -135,9 +135,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "drill of the plan's `scenario`; `tier` picks the RTO objective "
         "(critical | non_critical | full); `option` names the recovery option (Allure story).",
     )
-    # Fail fast, with one message, on a configuration the user named explicitly.
-    if _option_value(config, _OPTIONS[0]) is not None:
-        resolve_config(config)
+    # Fail fast, with one message, on a bad configuration file or option: before collection,
+    # not as an error of every drill.
+    resolve_config(config)
     _install_sigterm_handler()
 
 
@@ -216,22 +216,21 @@ def drill_target(drillbook_config: DrillbookConfig) -> Iterator[Target]:
 
 
 @pytest.fixture
-def drill(request: pytest.FixtureRequest, drill_target: Target) -> Iterator[Any]:
+def drill(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A Drill for the test's `@pytest.mark.drill(...)`, probing from a healthy baseline."""
-    from drillbook.engine.factory import build_drill
+    from drillbook.engine.factory import build_drill, validate_marker
 
     marker_kwargs = _marker_kwargs(request.node)
-    if "scenario" not in marker_kwargs:
-        raise pytest.UsageError(
-            f"{request.node.nodeid}: the `drill` fixture needs @pytest.mark.drill(scenario=...)"
-        )
     failure: str | None = None
     try:
-        drill = build_drill(drill_target, request.node, marker_kwargs)
+        # The marker is checked before the target is touched: a typo starts no stack.
+        validate_marker(request.node.nodeid, marker_kwargs)
     except InvalidDrill as exc:
         failure = f"{type(exc).__name__}: {exc}"
     if failure is not None:
         pytest.fail(failure, pytrace=False)
+    drill_target: Target = request.getfixturevalue("drill_target")
+    drill = build_drill(drill_target, request.node, marker_kwargs)
     request.node.stash[_DRILL_KEY] = drill
     try:
         drill.begin()

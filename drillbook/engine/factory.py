@@ -29,13 +29,23 @@ def _cadence(item: pytest.Item, explicit: object) -> str:
     return "ad hoc"
 
 
-def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) -> Drill:
+def validate_marker(nodeid: str, marker: Mapping[str, Any]) -> None:
+    """Refuse a drill marker that cannot describe a drill, before anything is started."""
+    if not marker.get("scenario"):
+        raise InvalidDrill(
+            f"{nodeid}: the `drill` fixture needs @pytest.mark.drill(scenario=...) naming the "
+            "plan's scenario, e.g. scenario=\"application-failure\""
+        )
     tier = marker.get("tier", "critical")
     if tier not in TIERS:
         raise InvalidDrill(
-            f"{item.nodeid}: drill marker tier={tier!r}, expected one of {', '.join(TIERS)}"
+            f"{nodeid}: drill marker tier={tier!r}, expected one of {', '.join(TIERS)}"
         )
-    tier_value: Tier = tier
+
+
+def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) -> Drill:
+    validate_marker(item.nodeid, marker)
+    tier_value: Tier = marker.get("tier", "critical")
     doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
     identity = DrillIdentity(
         scenario=str(marker["scenario"]),
