@@ -61,7 +61,7 @@ def test_environment_properties_round_trip(tmp_path: Path) -> None:
         "multi": "line one\nline two\ttabbed\r",
         "leading": "  two leading blanks",
         "backslash": "C:\\drills\\run",
-        "unicode": "Zürich – 東京 ✓ 🚒",
+        "unicode": "Zürich \u2013 東京 ✓ 🚒",
         "empty": "",
     }
     path = write_environment_properties(tmp_path / "allure-results", values)
@@ -72,9 +72,7 @@ def test_environment_properties_round_trip(tmp_path: Path) -> None:
 
 
 def test_environment_properties_escaping_spelled_out(tmp_path: Path) -> None:
-    path = write_environment_properties(
-        tmp_path, {"a key": " v=1:2", "k": "ü\n", "fire": "🚒"}
-    )
+    path = write_environment_properties(tmp_path, {"a key": " v=1:2", "k": "ü\n", "fire": "🚒"})
     assert path.read_text(encoding="ascii").splitlines() == [
         r"a\ key=\ v\=1\:2",
         r"k=\u00FC\n",

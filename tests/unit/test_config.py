@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from config_cases import BAD_CONFIGS, PROBE, BadConfig
+from tests.unit.config_cases import BAD_CONFIGS, PROBE, BadConfig
 
 from drillbook.config import (
     EMBEDDED_SOURCE,
