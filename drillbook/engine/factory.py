@@ -34,7 +34,7 @@ def validate_marker(nodeid: str, marker: Mapping[str, Any]) -> None:
     if not marker.get("scenario"):
         raise InvalidDrill(
             f"{nodeid}: the `drill` fixture needs @pytest.mark.drill(scenario=...) naming the "
-            "plan's scenario, e.g. scenario=\"application-failure\""
+            'plan\'s scenario, e.g. scenario="application-failure"'
         )
     tier = marker.get("tier", "critical")
     if tier not in TIERS:

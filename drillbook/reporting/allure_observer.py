@@ -6,6 +6,7 @@ the redactor, and its own failures are logged by the drill, never fatal.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from collections.abc import Mapping
@@ -40,12 +41,10 @@ class AllureObserver:
     def __init__(self, target: Target) -> None:
         self._target = target
         self._steps: list[Any] = []
-        self._labelled = False
 
     def _label(self, drill: Drill) -> None:
-        if self._labelled:
-            return
-        self._labelled = True
+        # Called once, when the drill finishes: allure-pytest rewrites the result's name and
+        # description after fixture setup, so anything set while the baseline runs is lost.
         identity = drill.identity
         allure.dynamic.epic(f"{identity.cadence} drills")
         allure.dynamic.feature(identity.scenario)
@@ -57,7 +56,6 @@ class AllureObserver:
         allure.dynamic.title(identity.title)
 
     def phase_started(self, drill: Drill, phase: str, title: str) -> None:
-        self._label(drill)
         step = allure.step(REDACTOR.redact(title))
         step.__enter__()
         self._steps.append(step)
@@ -79,18 +77,30 @@ class AllureObserver:
         self._label(drill)
         figures = drill.figures()
         origin = drill.fault_at if drill.fault_at is not None else drill.started_at
-        allure.dynamic.description_html(_figures_html(figures))
-        _attach_text(
-            json.dumps(figures, indent=2, default=str), "figures.json", AttachmentType.JSON
-        )
-        _attach_text(drill.timeline.to_json(origin), "timeline.json", AttachmentType.JSON)
-        _attach_text(drill.timeline.samples_csv(origin), "probe-samples.csv", AttachmentType.CSV)
         svg = render_timeline_svg(
             [s for s in drill.timeline.samples if s.probe in drill.probe_names],
             drill.timeline.events,
             origin=origin,
             title=f"{drill.identity.scenario}: {drill.identity.option or drill.identity.title}",
+            origin_label="drill start" if drill.fault_at is None else "fault",
         )
+        # The headline figures as parameters: they show on the result page's overview and in
+        # its text (the description is rendered in a frame); excluded from the history id so
+        # that runs of the same drill stay one history.
+        for name, value in _headline(figures).items():
+            allure.dynamic.parameter(name, value, excluded=True)
+        # The chart goes into the description too, so the drill's page shows it without a click;
+        # as an <img> data URI because the report's HTML sanitiser drops inline <svg>.
+        chart = base64.b64encode(REDACTOR.redact(svg).encode()).decode()
+        allure.dynamic.description_html(
+            _figures_html(figures)
+            + f'<p><img alt="timeline chart" src="data:image/svg+xml;base64,{chart}"/></p>'
+        )
+        _attach_text(
+            json.dumps(figures, indent=2, default=str), "figures.json", AttachmentType.JSON
+        )
+        _attach_text(drill.timeline.to_json(origin), "timeline.json", AttachmentType.JSON)
+        _attach_text(drill.timeline.samples_csv(origin), "probe-samples.csv", AttachmentType.CSV)
         _attach_text(svg, "timeline-chart.svg", AttachmentType.SVG)
         for component in _affected_components(drill):
             try:
@@ -110,6 +120,21 @@ def _affected_components(drill: Drill) -> list[str]:
             if isinstance(component, str) and component not in names:
                 names.append(component)
     return names
+
+
+def _headline(figures: Mapping[str, Any]) -> dict[str, str]:
+    rto = figures.get("rto_seconds")
+    if not isinstance(rto, float):
+        return {"RTO": "not measured"}
+    bar = figures.get("rto_error_bar_seconds") or 0.0
+    headline = {
+        "RTO": f"{rto:.3f} s (error bar -{bar:.3f} s)",
+        "RTO objective": f"{figures.get('rto_objective_seconds'):.0f} s ({figures.get('tier')})",
+    }
+    detect = figures.get("time_to_detect_seconds")
+    if isinstance(detect, float):
+        headline["time to detect"] = f"{detect:.3f} s"
+    return headline
 
 
 def _fmt(value: Any) -> str:

@@ -15,6 +15,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -46,7 +47,7 @@ def find_chromium() -> Path:
             return path
         raise MissingDependency(
             f"DRILLBOOK_CHROMIUM={override!r} is not an executable file; unset it or point "
-            "it at a Chromium binary (install with: apt-get install chromium)"
+            "it at a Chromium binary, or install it with: apt-get install chromium"
         )
     for name in CHROMIUM_NAMES:
         found = shutil.which(name)
@@ -68,8 +69,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 def _bind_free_port(directory: Path) -> ThreadingHTTPServer:
     handler = functools.partial(_QuietHandler, directory=str(directory))
     low, high = PORT_RANGE
-    # Random probing instead of port 0: the range is fixed so that firewalls and the
-    # Chromium host-resolver rules only ever see loopback ports drillbook chose.
+    # A fixed range below Linux's ephemeral ports (32768+), so that no outgoing connection
+    # can be handed our port, probed in random order so that parallel runs rarely collide.
     candidates = random.sample(range(low, high + 1), 50)
     for port in candidates:
         try:
@@ -124,9 +125,8 @@ def chromium_command(
     ]
 
 
-def _run_chromium(
-    extra: Sequence[str], wait_ms: int, what: str
-) -> subprocess.CompletedProcess[bytes]:
+def _run_chromium(extra: Sequence[str], wait_ms: int, what: str) -> bytes:
+    """Run headless Chromium with `extra` arguments; returns its stdout."""
     if wait_ms < 0:
         raise ValueError(f"wait_ms must be >= 0, got {wait_ms}")
     chromium = find_chromium()
@@ -134,21 +134,31 @@ def _run_chromium(
     command = chromium_command(chromium, profile, wait_ms, extra)
     timeout = wait_ms / 1000 + _EXTRA_SECONDS
     try:
+        # A session of its own, so that on timeout the whole process group goes: Chromium
+        # starts zygote, renderer and GPU processes that would outlive a killed parent.
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
-            result = subprocess.run(
-                command, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
-            )
+            stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            _, stderr = process.communicate()
             raise BrowserError(
                 f"headless Chromium did not finish {what} within {timeout:.0f} s; "
-                f"stderr tail:\n{_tail(exc.stderr)}"
+                f"stderr tail:\n{_tail(stderr)}"
             ) from exc
-        if result.returncode != 0:
+        if process.returncode != 0:
             raise BrowserError(
-                f"headless Chromium failed {what} (exit status {result.returncode}); "
-                f"stderr tail:\n{_tail(result.stderr)}"
+                f"headless Chromium failed {what} (exit status {process.returncode}); "
+                f"stderr tail:\n{_tail(stderr)}"
             )
-        return result
+        return stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
 
@@ -172,8 +182,8 @@ def screenshot(
 
 def dump_dom(url: str, *, wait_ms: int = 3000) -> str:
     """The serialized DOM of `url` after its scripts ran for `wait_ms` (virtual time)."""
-    result = _run_chromium(["--dump-dom", url], wait_ms, f"the DOM dump of {url}")
-    return result.stdout.decode("utf-8", errors="replace")
+    stdout = _run_chromium(["--dump-dom", url], wait_ms, f"the DOM dump of {url}")
+    return stdout.decode("utf-8", errors="replace")
 
 
 _INVISIBLE = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>", re.S | re.I)

@@ -71,10 +71,12 @@ def render_timeline_svg(
     title: str,
     width: int = 960,
     redactor: Redactor | None = None,
+    origin_label: str = "drill start",
 ) -> str:
     """The timeline of one drill as an SVG document (a string, UTF-8 safe, no XML prolog).
 
-    `origin` is the monotonic time shown as 0 s (normally the drill start); every text
+    `origin` is the monotonic time shown as 0 s, named by `origin_label` on the axis (the
+    drill start, or the fault for a drill that injected one); every text
     (title, probe names, details) goes through `redactor` (default: the process-wide
     `REDACTOR`) and is XML-escaped. Works with no samples and no events at all.
     """
@@ -189,7 +191,7 @@ def render_timeline_svg(
         )
     out.append(
         f"<text x='{(left + right) / 2:.1f}' y='{axis_y + 33:.1f}' text-anchor='middle' "
-        "fill='#616161'>seconds since drill start</text>"
+        f"fill='#616161'>seconds since the {text(origin_label)}</text>"
     )
 
     # Event markers, drawn last so they stay visible over the sample marks.

@@ -203,7 +203,11 @@ def render_html_report(
     """Render the Allure results in `results_dir` as HTML into `output_dir`; returns index.html.
 
     `single_file=True` makes one self-contained index.html (open it from disk or mail it);
-    False makes the usual folder of data files, which needs an HTTP server to be viewed.
+    False makes the usual folder of data files, which needs an HTTP server to be viewed
+    (from file:// the page stays empty: the browser refuses to fetch the data files).
+    `group_by` names the labels of the tree on the landing page (None: by file); note that
+    Allure 3 opens only tree groups containing a failed or broken test, so the names of
+    passed drills show after a click, while `result_route` reaches any test directly.
     `output_dir` is replaced; it must be absent, empty or a previous report. Categories
     come from `results_dir/categories.json` when present. An empty results directory gives
     an empty report; a missing one raises ReportError, as does a failing or hanging CLI.
@@ -213,8 +217,8 @@ def render_html_report(
     output = Path(output_dir).resolve()
     if not results.is_dir():
         raise ReportError(f"Allure results directory {results} does not exist")
+    cli = find_allure_cli()  # before touching the output: a missing CLI must not cost a report
     _prepare_output(output)
-    cli = find_allure_cli()
     config = allure_config(
         name=name,
         output_dir=output,
@@ -276,8 +280,8 @@ def render_html_report(
 def _strip_analytics(index: Path) -> None:
     # Bytes, not text: the page must come out byte for byte the same apart from the tag.
     html = index.read_bytes()
-    # Only after </head>: the tag is in the body, and the report options in the head are
-    # data that must never be touched (base64 bundles and data cannot contain "<").
+    # Searched after </head> only: the tag sits in the body, while the head holds the report
+    # options, which must stay exactly as Allure wrote them.
     head, separator, body = html.rpartition(b"</head>")
     cleaned = _ANALYTICS.sub(b"", body, count=1)
     if cleaned != body:

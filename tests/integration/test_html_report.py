@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from drillbook.errors import MissingDependency
 from drillbook.reporting.allure_files import (
     write_categories,
     write_environment_properties,
@@ -36,6 +38,7 @@ from drillbook.reporting.html_report import (
     ReportError,
     find_allure_cli,
     find_result,
+    pinned_allure_version,
     render_html_report,
     reported_tests,
     result_url,
@@ -133,15 +136,20 @@ def real_home(monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester) -> Ite
     yield
 
 
-@pytest.fixture
-def results_dir(pytester: pytest.Pytester, real_home: None) -> Path:
-    """Allure results of the generated drill tests, with environment and categories files."""
-    # Fail (not skip, not error) right away when a tool is missing: the message says how to
-    # install it, and nothing else in these tests means anything without both.
+def require_tools() -> None:
+    """Fail (not skip, not error in a fixture) when a tool is missing: MissingDependency
+    says how to install it, and nothing in these tests means anything without both."""
     find_allure_cli()
     find_chromium()
+
+
+def drill_results(pytester: pytest.Pytester) -> Path:
+    """Allure results of the generated drill tests, with environment and categories files."""
     pytester.makepyfile(test_application_failure=INNER_TESTS)
     results = pytester.path / "allure-results"
+    # A subprocess, not an in-process run: allure-pytest registers itself in a process-wide
+    # plugin manager, which would mix the inner results with an outer --alluredir run.
+    # The drillbook plugin is left out: the inner tests are plain allure-pytest tests.
     run = pytester.runpytest_subprocess(
         f"--alluredir={results}", "-p", "no:cacheprovider", "-p", "no:drillbook", timeout=120
     )
@@ -165,11 +173,14 @@ def _screenshot_path(rootpath: Path, test_name: str) -> Path:
 
 
 def test_report_shows_drill_steps_and_rto(
-    results_dir: Path,
+    pytester: pytest.Pytester,
+    real_home: None,
     tmp_path: Path,
     request: pytest.FixtureRequest,
     record_property: Callable[[str, object], None],
 ) -> None:
+    require_tools()
+    results_dir = drill_results(pytester)
     redactor = Redactor()
     redactor.add(SECRET)
     report_dir = tmp_path / "report \u2713"  # non-ASCII path on purpose
@@ -199,7 +210,7 @@ def test_report_shows_drill_steps_and_rto(
         landing_url = base + "index.html"
         landing = visible_text(dump_dom(landing_url))
         # The tree lists both tests by name: Allure 3 opens groups that contain a failure
-        # (all-passed groups start collapsed, see the module docstring of html_report).
+        # (all-passed groups start collapsed, see render_html_report).
         assert "drillbook drills \u2713" in landing
         assert DRILL_TEST in landing and BREACH_TEST in landing
         assert "monthly" in landing and "application-failure" in landing
@@ -242,9 +253,12 @@ def test_report_shows_drill_steps_and_rto(
     )
 
 
-def test_multi_file_report_served_over_http(results_dir: Path, tmp_path: Path) -> None:
+def test_multi_file_report_served_over_http(
+    pytester: pytest.Pytester, real_home: None, tmp_path: Path
+) -> None:
+    require_tools()
     report_dir = tmp_path / "report"
-    index = render_html_report(results_dir, report_dir, single_file=False)
+    index = render_html_report(drill_results(pytester), report_dir, single_file=False)
     assert (report_dir / "data").is_dir()
     drill = find_result(report_dir, DRILL_TEST)
     with serve_directory(report_dir) as base:
@@ -254,6 +268,7 @@ def test_multi_file_report_served_over_http(results_dir: Path, tmp_path: Path) -
 
 
 def test_empty_and_missing_results(tmp_path: Path, real_home: None) -> None:
+    require_tools()
     empty = tmp_path / "empty-results"
     empty.mkdir()
     index = render_html_report(empty, tmp_path / "empty-report")
@@ -290,3 +305,58 @@ def test_failing_cli_reports_its_stderr(tmp_path: Path, monkeypatch: pytest.Monk
     results.mkdir()
     with pytest.raises(ReportError, match=r"exit status 3(.|\n)*boom: something broke"):
         render_html_report(results, tmp_path / "report")
+
+
+def test_missing_allure_cli_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DRILLBOOK_ALLURE_BIN", raising=False)
+    monkeypatch.setenv("DRILLBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(MissingDependency) as caught:
+        find_allure_cli()
+    message = str(caught.value)
+    assert message.startswith("Allure Report 3 CLI not found (looked in ")
+    assert str(tmp_path / "cache" / "npm" / f"allure-{pinned_allure_version()}") in message
+    assert message.endswith("install it with: bash scripts/install-allure.sh")
+
+    monkeypatch.setenv("DRILLBOOK_ALLURE_BIN", str(tmp_path / "nope"))
+    with pytest.raises(MissingDependency, match="DRILLBOOK_ALLURE_BIN"):
+        find_allure_cli()
+
+
+def test_allure_2_on_path_is_not_taken_for_allure_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    allure2 = bin_dir / "allure"
+    allure2.write_text("#!/bin/sh\necho 2.32.0\n", encoding="utf-8")
+    allure2.chmod(0o755)
+    monkeypatch.delenv("DRILLBOOK_ALLURE_BIN", raising=False)
+    monkeypatch.setenv("DRILLBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    with pytest.raises(MissingDependency, match="not Allure 3: reports major version 2"):
+        find_allure_cli()
+    allure2.write_text("#!/bin/sh\necho 3.18.0\n", encoding="utf-8")
+    assert find_allure_cli() == allure2
+
+
+def test_missing_chromium_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DRILLBOOK_CHROMIUM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingDependency, match="install it with: apt-get install chromium"):
+        find_chromium()
+
+
+def test_serve_directory_serves_and_stops(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hi \u2713", encoding="utf-8")
+    with serve_directory(tmp_path) as base:
+        port = int(base.rsplit(":", 1)[1].strip("/"))
+        assert 20000 <= port <= 32000 and base.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(base + "hello.txt", timeout=10) as answer:
+            assert answer.read().decode("utf-8") == "hi \u2713"
+    with pytest.raises(OSError):
+        urllib.request.urlopen(base + "hello.txt", timeout=2)

@@ -78,7 +78,7 @@ def test_one_mark_per_sample_coloured_by_status(
     marks = samples_in(root)
     assert len(marks) == len(samples)
     for mark in marks:
-        status = SampleStatus(mark.get("data-status"))
+        status = SampleStatus(mark.get("data-status", ""))
         assert mark.get("fill") == STATUS_COLOURS[status]
     assert {m.get("fill") for m in marks} == set(STATUS_COLOURS.values())
     assert STATUS_COLOURS[SampleStatus.OK] != STATUS_COLOURS[SampleStatus.DOWN]
@@ -118,7 +118,7 @@ def test_axis_has_second_ticks(drill: tuple[list[Sample], list[Event]]) -> None:
     root = parse(render_timeline_svg(*drill, origin=ORIGIN, title="t"))
     ticks = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "tick-label"]
     assert ticks[:3] == ["0", "1", "2"] and ticks[-1] == "7"  # 0 to 6.52 s in 1 s steps
-    assert "seconds since drill start" in all_text(root)
+    assert "seconds since the drill start" in all_text(root)
 
 
 def test_sample_x_positions_follow_time(drill: tuple[list[Sample], list[Event]]) -> None:

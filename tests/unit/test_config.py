@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 
 import pytest
-from tests.unit.config_cases import BAD_CONFIGS, PROBE, BadConfig
 
 from drillbook.config import (
     EMBEDDED_SOURCE,
@@ -20,6 +19,7 @@ from drillbook.config import (
     parse_duration,
 )
 from drillbook.errors import ConfigError, InvalidDrill
+from tests.unit.config_cases import BAD_CONFIGS, PROBE, BadConfig
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_EXAMPLE = REPO / "configs" / "eleanor-v8-production.toml"

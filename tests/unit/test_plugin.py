@@ -75,9 +75,7 @@ def test_ini_value_is_used_and_cli_wins(pytester: pytest.Pytester) -> None:
             assert drillbook_config.probing.interval_seconds == expected
         """
     )
-    pytester.makeconftest(
-        "def pytest_addoption(parser):\n    parser.addoption('--expected')\n"
-    )
+    pytester.makeconftest("def pytest_addoption(parser):\n    parser.addoption('--expected')\n")
     pytester.runpytest("--expected=0.5").assert_outcomes(passed=1)
     pytester.runpytest("--expected=0.1", "--drillbook-probe-interval=100ms").assert_outcomes(
         passed=1

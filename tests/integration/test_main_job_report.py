@@ -1,0 +1,72 @@
+"""The README's main command, as a new user runs it: set-up, the monthly drills on the embedded
+stack, and an HTML report that shows the application-failure drill with its steps, its RTO and
+its timeline chart (opened in headless Chromium; the screenshot is kept as an artifact).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from drillbook.reporting.browser import dump_dom, screenshot, serve_directory, visible_text
+from drillbook.reporting.html_report import find_result, result_url
+from tests.integration.processes import REPO
+
+pytestmark = [pytest.mark.integration]
+
+DRILL_TITLE = "Every application replica killed: recovered by the plan's rollout restart."
+SCREENSHOT = REPO / "reports" / "screenshots" / "main-job-application-failure.png"
+
+
+@pytest.fixture(scope="module")
+def main_job() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "scripts/run-monthly-drills.sh"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_main_command_runs_the_monthly_drills_and_exits_0(
+    main_job: subprocess.CompletedProcess[str],
+) -> None:
+    assert main_job.returncode == 0, main_job.stdout[-4000:] + main_job.stderr[-2000:]
+    assert "2 passed" in main_job.stdout
+    assert (REPO / "reports" / "html" / "index.html").is_file()
+    assert (REPO / "reports" / "allure-results" / "environment.properties").is_file()
+    assert (REPO / "reports" / "allure-results" / "categories.json").is_file()
+
+
+def test_report_page_shows_the_drill_steps_rto_and_chart(
+    main_job: subprocess.CompletedProcess[str],
+) -> None:
+    assert main_job.returncode == 0, main_job.stdout[-4000:]
+    report = REPO / "reports" / "html"
+    drill = find_result(report, DRILL_TITLE)
+    assert drill.status == "passed"
+    with serve_directory(report) as base:
+        page_url = result_url(base + "/index.html", drill.id)
+        page = visible_text(dump_dom(page_url, wait_ms=4000))
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        screenshot(page_url, SCREENSHOT, width=1400, height=1400, wait_ms=4000)
+    assert DRILL_TITLE in page
+    for step in (
+        "inject: kill every replica of app (SIGKILL)",
+        "detect: the probes see the outage",
+        "recover: kubectl rollout restart deployment/eleanor-v8 -n eleanor-v8",
+        "wait until recovered: 3 consecutive healthy samples",
+        "verify: health checks passing, critical endpoints responding, error rates normal",
+        "objectives: RTO for tier critical",
+    ):
+        assert step in page, f"step {step!r} missing from the report page"
+    # allure-pytest shows parameter values quoted
+    rto = re.search(r"RTO\s*'(\d+\.\d{3}) s \(error bar -(\d+\.\d{3}) s\)'", page)
+    assert rto is not None, "the RTO figure is missing from the report page"
+    assert 0 < float(rto.group(1)) < 900
+    assert "timeline-chart.svg" in page
+    assert SCREENSHOT.stat().st_size > 10_000
