@@ -6,18 +6,9 @@ Kept apart from the launcher so the generated configuration can be read and test
 from __future__ import annotations
 
 import shlex
-import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-
-@dataclass(frozen=True)
-class StackPorts:
-    proxy: int
-    postgres: int
-    redis: int
-    apps: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -30,20 +21,6 @@ class Program:
     user: str | None = None
     environment: Mapping[str, str] | None = None
     stopsignal: str = "TERM"
-
-
-def app_command(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "drillbook.stack.reference_service.app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
 
 
 def _env_value(value: str) -> str:
@@ -102,9 +79,9 @@ def render_supervisord_conf(run_dir: Path, programs: list[Program]) -> str:
     return "\n".join(lines)
 
 
-def render_haproxy_conf(ports: StackPorts) -> str:
+def render_haproxy_conf(port: int, app_ports: Sequence[int]) -> str:
     servers = "\n".join(
-        f"    server app-{i} 127.0.0.1:{port} check" for i, port in enumerate(ports.apps)
+        f"    server app-{i} 127.0.0.1:{app_port} check" for i, app_port in enumerate(app_ports)
     )
     # Health checks on /livez every 250 ms mark a dead replica down after two misses; retries
     # with redispatch move a request that hit a dead replica to a live one, as a Kubernetes
@@ -123,7 +100,7 @@ defaults
     default-server inter 250ms fall 2 rise 1
 
 frontend eleanor
-    bind 127.0.0.1:{ports.proxy}
+    bind 127.0.0.1:{port}
     default_backend eleanor_replicas
 
 backend eleanor_replicas

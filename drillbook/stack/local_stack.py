@@ -1,5 +1,5 @@
-"""The embedded local stack: real PostgreSQL, Redis, reference service replicas and HAProxy
-under one supervisord, in a private run directory, on free loopback ports.
+"""The embedded local stack: real services (drillbook.stack.services) under one supervisord,
+in a private run directory, on free loopback ports.
 
 It is what a new user drills in minutes, and what drillbook's own integration tests run on.
 Started once per test session (or reused across runs), and torn down completely: every process
@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -19,34 +18,28 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
-import psycopg
-import redis
 
 from drillbook.config.model import DrillbookConfig
 from drillbook.errors import MissingDependency, StackError
 from drillbook.platforms.local import LocalComponent, LocalPlatform
 from drillbook.platforms.supervisor_client import SupervisorClient
 from drillbook.reporting.redaction import register_secret
-from drillbook.stack.binaries import postgres_bin_dir, require_binary
-from drillbook.stack.layout import (
-    Program,
-    StackPorts,
-    app_command,
-    render_haproxy_conf,
-    render_supervisord_conf,
-)
+from drillbook.stack.layout import Program, render_supervisord_conf
 from drillbook.stack.ports import free_ports
+from drillbook.stack.probing import http_ok
+from drillbook.stack.services import StackContext, StackService, default_services
+from drillbook.stack.services.postgres import admin_dsn, database_dsn
+from drillbook.stack.services.redis import redis_url
 from drillbook.stack.watchdog import process_start_ticks
 
-DATABASE_NAME = "eleanor_v8"
-DATABASE_USER = "eleanor"
 _START_TIMEOUT_SECONDS = 60.0
 _MANIFEST = "stack.json"
+_SECRETS = "secrets.json"
+_PORT_POOL = 40
+"""Ports drawn up front; services take them by name as they are laid out."""
 
 
 @dataclass
@@ -54,79 +47,65 @@ class LocalStack:
     """A running embedded stack and how to reach it."""
 
     run_dir: Path
-    ports: StackPorts
-    jwt_secret: str = field(repr=False)
+    ports: dict[str, int]
+    """Loopback ports by name: proxy, postgres, redis, app-0..app-N, and those of later services."""
+    secrets: dict[str, str] = field(repr=False)
     supervisord_pid: int
     app_replicas: int
+    max_app_replicas: int
+    services: Sequence[StackService] = field(default_factory=default_services, repr=False)
     owned: bool = True
     """False when attached to a stack left running by an earlier run (stack reuse)."""
 
+    def port(self, name: str) -> int:
+        try:
+            return self.ports[name]
+        except KeyError:
+            raise StackError(
+                f"the embedded stack has no port named {name!r}; it has {sorted(self.ports)}"
+            ) from None
+
+    @property
+    def jwt_secret(self) -> str:
+        return self.secrets["jwt"]
+
+    @property
+    def app_ports(self) -> list[int]:
+        return [self.ports[f"app-{i}"] for i in range(self.max_app_replicas)]
+
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.proxy}"
+        return f"http://127.0.0.1:{self.port('proxy')}"
 
     @property
     def replica_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{p}" for p in self.ports.apps]
+        return [f"http://127.0.0.1:{p}" for p in self.app_ports]
 
     @property
     def database_dsn(self) -> str:
-        return f"postgresql://{DATABASE_USER}@127.0.0.1:{self.ports.postgres}/{DATABASE_NAME}"
+        return database_dsn(self.port("postgres"))
 
     @property
     def admin_dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/postgres"
+        return admin_dsn(self.port("postgres"))
 
     @property
     def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.ports.redis}/0"
+        return redis_url(self.port("redis"))
 
     @property
     def supervisor(self) -> SupervisorClient:
         return SupervisorClient(str(self.run_dir / "supervisor.sock"))
 
     def platform(self) -> LocalPlatform:
-        return LocalPlatform(self.supervisor, self._components())
+        components: dict[str, LocalComponent] = {}
+        for service in self.services:
+            components.update(service.components(self))
+        return LocalPlatform(self.supervisor, components)
 
     def configure(self, config: DrillbookConfig) -> DrillbookConfig:
         """The configuration with the stack's address filled in."""
         return config.with_base_url(self.base_url)
-
-    def _components(self) -> dict[str, LocalComponent]:
-        app_names = [f"app-{i}" for i in range(len(self.ports.apps))]
-        return {
-            "app": LocalComponent(
-                name="app",
-                group="app",
-                processes=app_names,
-                desired=self.app_replicas,
-                readiness={
-                    name: _http_ready(f"http://127.0.0.1:{port}/livez")
-                    for name, port in zip(app_names, self.ports.apps, strict=True)
-                },
-            ),
-            "database": LocalComponent(
-                name="database",
-                group="postgres",
-                processes=["postgres-0"],
-                desired=1,
-                readiness={"postgres-0": _postgres_ready(self.admin_dsn)},
-            ),
-            "cache": LocalComponent(
-                name="cache",
-                group="redis",
-                processes=["redis-0"],
-                desired=1,
-                readiness={"redis-0": _redis_ready(self.redis_url)},
-            ),
-            "proxy": LocalComponent(
-                name="proxy",
-                group="proxy",
-                processes=["haproxy-0"],
-                desired=1,
-                readiness={"haproxy-0": _http_ready(f"{self.base_url}/livez")},
-            ),
-        }
 
     def pids(self) -> list[int]:
         """supervisord and every process it runs now."""
@@ -150,19 +129,15 @@ class LocalStack:
 
     def write_manifest(self) -> None:
         manifest = {
-            "ports": {
-                "proxy": self.ports.proxy,
-                "postgres": self.ports.postgres,
-                "redis": self.ports.redis,
-                "apps": list(self.ports.apps),
-            },
+            "ports": self.ports,
             "supervisord_pid": self.supervisord_pid,
             "app_replicas": self.app_replicas,
+            "max_app_replicas": self.max_app_replicas,
         }
         (self.run_dir / _MANIFEST).write_text(json.dumps(manifest, indent=2))
-        secret_file = self.run_dir / "jwt-secret"
-        secret_file.write_text(self.jwt_secret)
-        secret_file.chmod(0o600)
+        secret_file = self.run_dir / _SECRETS
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(json.dumps(self.secrets))
 
 
 def attach(run_dir: Path) -> LocalStack | None:
@@ -171,34 +146,32 @@ def attach(run_dir: Path) -> LocalStack | None:
     if not manifest_path.exists():
         return None
     manifest = json.loads(manifest_path.read_text())
-    ports = manifest["ports"]
     stack = LocalStack(
         run_dir=run_dir,
-        ports=StackPorts(
-            proxy=ports["proxy"],
-            postgres=ports["postgres"],
-            redis=ports["redis"],
-            apps=tuple(ports["apps"]),
-        ),
-        jwt_secret=(run_dir / "jwt-secret").read_text(),
+        ports={k: int(v) for k, v in manifest["ports"].items()},
+        secrets=json.loads((run_dir / _SECRETS).read_text()),
         supervisord_pid=int(manifest["supervisord_pid"]),
         app_replicas=int(manifest["app_replicas"]),
+        max_app_replicas=int(manifest["max_app_replicas"]),
         owned=False,
     )
-    register_secret(stack.jwt_secret)
+    for value in stack.secrets.values():
+        register_secret(value)
     if not stack.supervisor.alive():
         return None
     return stack
 
 
-def start_stack(config: DrillbookConfig, *, run_dir: Path | None = None) -> LocalStack:
+def start_stack(
+    config: DrillbookConfig,
+    *,
+    run_dir: Path | None = None,
+    services: Sequence[StackService] | None = None,
+) -> LocalStack:
     """Start a new embedded stack; on any failure, everything already started is stopped."""
     settings = config.stack
-    pg_bin = postgres_bin_dir(settings.postgres_bin_dir)
-    haproxy = require_binary("haproxy")
-    redis_server = require_binary("redis-server")
+    chosen = list(services) if services is not None else default_services()
     supervisord = _supervisord_binary()
-
     if run_dir is None:
         run_dir = (
             Path(settings.run_dir)
@@ -206,118 +179,58 @@ def start_stack(config: DrillbookConfig, *, run_dir: Path | None = None) -> Loca
             else Path(tempfile.mkdtemp(prefix="drillbook-stack-"))
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    # Traversable (not listable) by the postgres user, which owns its data directory below.
+    # Traversable (not listable) by service users (postgres) that own directories below.
     run_dir.chmod(0o711)
     (run_dir / "logs").mkdir(exist_ok=True)
 
-    port_list = free_ports(3 + settings.max_app_replicas)
-    ports = StackPorts(
-        proxy=port_list[0], postgres=port_list[1], redis=port_list[2], apps=tuple(port_list[3:])
-    )
-    jwt_secret = secrets.token_urlsafe(32)
-    register_secret(jwt_secret)
+    pool = free_ports(_PORT_POOL)
+    ports: dict[str, int] = {}
 
-    pg_user = _init_postgres(pg_bin, run_dir)
-    (run_dir / "redis").mkdir(exist_ok=True)
-    (run_dir / "haproxy.cfg").write_text(render_haproxy_conf(ports))
+    def take_port(name: str) -> int:
+        if name not in ports:
+            if not pool:
+                raise StackError(f"ran out of reserved ports at {name!r}")
+            ports[name] = pool.pop()
+        return ports[name]
 
-    programs = [
-        Program(
-            group="postgres",
-            name="postgres-0",
-            command=[
-                str(pg_bin / "postgres"),
-                "-D",
-                str(run_dir / "pgdata"),
-                "-p",
-                str(ports.postgres),
-                "-k",
-                str(run_dir / "pgsocket"),
-                "-c",
-                "listen_addresses=127.0.0.1",
-            ],
-            user=pg_user,
-            # SIGINT is PostgreSQL's "fast shutdown": quick and clean for teardown.
-            stopsignal="INT",
-        ),
-        Program(
-            group="redis",
-            name="redis-0",
-            command=[
-                str(redis_server),
-                "--port",
-                str(ports.redis),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(run_dir / "redis"),
-            ],
-        ),
-    ]
-    database_url = f"postgresql://{DATABASE_USER}@127.0.0.1:{ports.postgres}/{DATABASE_NAME}"
-    for index, port in enumerate(ports.apps):
-        programs.append(
-            Program(
-                group="app",
-                name=f"app-{index}",
-                command=app_command(port),
-                environment={
-                    "ELEANOR_DATABASE_URL": database_url,
-                    "ELEANOR_CACHE__REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
-                    "JWT_SECRET": jwt_secret,
-                    "ELEANOR_REPLICA": f"app-{index}",
-                    "PYTHONUNBUFFERED": "1",
-                },
-            )
-        )
-    programs.append(
-        Program(
-            group="proxy",
-            name="haproxy-0",
-            command=[str(haproxy), "-f", str(run_dir / "haproxy.cfg"), "-db"],
-            stopsignal="USR1",
-        )
-    )
+    ctx = StackContext(run_dir=run_dir, settings=settings, take_port=take_port)
+    ctx.secrets["jwt"] = secrets.token_urlsafe(32)
+    for value in ctx.secrets.values():
+        register_secret(value)
+    programs: list[Program] = []
+    for service in chosen:
+        programs += service.layout(ctx)
+    for value in ctx.secrets.values():  # services may have generated more
+        register_secret(value)
+
     conf = run_dir / "supervisord.conf"
+    conf.touch(mode=0o600)
+    # The configuration carries secrets in the replicas' environment: owner-only.
     conf.write_text(render_supervisord_conf(run_dir, programs))
-    # The configuration carries the JWT secret in the replicas' environment.
-    conf.chmod(0o600)
-
-    process = subprocess.Popen(
-        [str(supervisord), "-c", str(conf)],
-        stdin=subprocess.DEVNULL,
-        stdout=open(run_dir / "logs" / "supervisord.stdout", "ab"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-        # Own session: a Ctrl-C meant for pytest must not reach the stack before the drill's
-        # undo and teardown have run.
-        start_new_session=True,
-    )
+    with open(run_dir / "logs" / "supervisord.stdout", "ab") as out:
+        process = subprocess.Popen(
+            [str(supervisord), "-c", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # Own session: a Ctrl-C meant for pytest must not reach the stack before the
+            # drill's undo and teardown have run.
+            start_new_session=True,
+        )
     stack = LocalStack(
         run_dir=run_dir,
         ports=ports,
-        jwt_secret=jwt_secret,
+        secrets=ctx.secrets,
         supervisord_pid=process.pid,
         app_replicas=settings.app_replicas,
+        max_app_replicas=settings.max_app_replicas,
+        services=chosen,
     )
     try:
-        _wait_for(lambda: stack.supervisor.alive(), "supervisord to answer", process)
-        platform = stack.platform()
-        platform.start("database")
-        platform.wait_until_ready("database", timeout=_START_TIMEOUT_SECONDS)
-        _create_database(stack.admin_dsn)
-        platform.start("cache")
-        platform.wait_until_ready("cache", timeout=_START_TIMEOUT_SECONDS)
-        platform.start("app")
-        platform.wait_until_ready("app", timeout=_START_TIMEOUT_SECONDS)
-        platform.start("proxy")
-        platform.wait_until_ready("proxy", timeout=_START_TIMEOUT_SECONDS)
-        _wait_for(
-            lambda: _http_ok(f"{stack.base_url}/health"), "the service to be healthy", process
-        )
+        _wait_for(stack.supervisor.alive, "supervisord to answer", process)
+        for service in chosen:
+            service.start(stack)
+        _wait_for(lambda: http_ok(f"{stack.base_url}/health"), "the service to be healthy", process)
         stack.write_manifest()
         if not settings.reuse:
             _start_watchdog(stack, remove_run_dir=settings.run_dir is None)
@@ -362,80 +275,6 @@ def _supervisord_binary() -> Path:
     return Path(found)
 
 
-def _init_postgres(pg_bin: Path, run_dir: Path) -> str | None:
-    """initdb a private cluster; returns the user the server must run as (None: ourselves)."""
-    data = run_dir / "pgdata"
-    sockets = run_dir / "pgsocket"
-    sockets.mkdir(exist_ok=True)
-    user: str | None = None
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        # initdb and postgres refuse to run as root.
-        user = "postgres"
-        try:
-            entry = pwd.getpwnam(user)
-        except KeyError:
-            raise MissingDependency(
-                "running as root, PostgreSQL must run as the 'postgres' user, which does not "
-                "exist; install the postgresql package (it creates the user) or run as non-root"
-            ) from None
-        _require_traversable(run_dir, entry.pw_uid, entry.pw_gid)
-        os.chown(sockets, entry.pw_uid, entry.pw_gid)
-        prefix = ["runuser", "-u", user, "--"]
-    if (data / "PG_VERSION").exists():
-        return user
-    data.mkdir(exist_ok=True)
-    if user:
-        entry = pwd.getpwnam(user)
-        os.chown(data, entry.pw_uid, entry.pw_gid)
-    data.chmod(0o700)
-    result = subprocess.run(
-        [
-            *prefix,
-            str(pg_bin / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise StackError(f"initdb failed ({result.returncode}): {result.stderr.strip()[-800:]}")
-    return user
-
-
-def _require_traversable(run_dir: Path, uid: int, gid: int) -> None:
-    """The postgres user must reach its data directory through every parent of the run dir."""
-    for directory in [run_dir, *run_dir.parents]:
-        mode = directory.stat()
-        owner_ok = mode.st_uid == uid and mode.st_mode & 0o100
-        group_ok = mode.st_gid == gid and mode.st_mode & 0o010
-        if not (owner_ok or group_ok or mode.st_mode & 0o001):
-            raise StackError(
-                f"the stack's run directory {run_dir} is not reachable by the 'postgres' user: "
-                f"{directory} has mode {oct(mode.st_mode & 0o777)}; choose a run directory "
-                "whose parents are traversable (e.g. under /tmp), or omit stack.run_dir"
-            )
-
-
-def _create_database(admin_dsn: str) -> None:
-    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DATABASE_USER,))
-        if exists.fetchone() is None:
-            conn.execute(f"CREATE ROLE {DATABASE_USER} LOGIN")
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
-        if exists.fetchone() is None:
-            conn.execute(f"CREATE DATABASE {DATABASE_NAME} OWNER {DATABASE_USER}")
-
-
 def _wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -448,43 +287,6 @@ def _wait_for(condition: Callable[[], bool], what: str, process: subprocess.Pope
             pass
         time.sleep(0.05)
     raise StackError(f"timed out after {_START_TIMEOUT_SECONDS:.0f}s waiting for {what}")
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _http_ready(url: str) -> Callable[[], bool]:
-    return lambda: _http_ok(url)
-
-
-def _postgres_ready(dsn: str) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            with psycopg.connect(dsn, connect_timeout=1) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            return False
-
-    return check
-
-
-def _redis_ready(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            try:
-                return bool(client.ping())
-            finally:
-                client.close()
-        except redis.RedisError:
-            return False
-
-    return check
 
 
 def _alive(pid: int) -> bool:

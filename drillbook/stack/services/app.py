@@ -1,0 +1,77 @@
+"""The reference service's replicas: uvicorn processes app-0..app-N, one port each.
+
+`max_app_replicas` processes are declared so the plan's `kubectl scale` has somewhere to go;
+the first `app_replicas` of them run.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from drillbook.platforms.local import LocalComponent
+from drillbook.stack.layout import Program
+from drillbook.stack.probing import http_ready
+from drillbook.stack.services.base import StackContext
+
+if TYPE_CHECKING:
+    from drillbook.stack.local_stack import LocalStack
+
+START_TIMEOUT_SECONDS = 60.0
+
+
+def app_command(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "drillbook.stack.reference_service.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+
+
+class AppService:
+    name = "app"
+
+    def layout(self, ctx: StackContext) -> list[Program]:
+        programs = []
+        for index in range(ctx.settings.max_app_replicas):
+            port = ctx.take_port(f"app-{index}")
+            programs.append(
+                Program(
+                    group="app",
+                    name=f"app-{index}",
+                    command=app_command(port),
+                    environment={
+                        **ctx.app_env,
+                        "JWT_SECRET": ctx.secrets["jwt"],
+                        "ELEANOR_REPLICA": f"app-{index}",
+                        "PYTHONUNBUFFERED": "1",
+                    },
+                )
+            )
+        return programs
+
+    def components(self, stack: LocalStack) -> dict[str, LocalComponent]:
+        names = [f"app-{i}" for i in range(len(stack.app_ports))]
+        return {
+            "app": LocalComponent(
+                name="app",
+                group="app",
+                processes=names,
+                desired=stack.app_replicas,
+                readiness={
+                    name: http_ready(f"http://127.0.0.1:{port}/livez")
+                    for name, port in zip(names, stack.app_ports, strict=True)
+                },
+            )
+        }
+
+    def start(self, stack: LocalStack) -> None:
+        platform = stack.platform()
+        platform.start("app")
+        platform.wait_until_ready("app", timeout=START_TIMEOUT_SECONDS)
