@@ -17,6 +17,7 @@ from drillbook.config.model import DrillbookConfig, ProbingSettings, Tier
 from drillbook.core.clock import Clock, SystemClock
 from drillbook.core.recovery import RecoveryMeasurement, combine, measure_recovery
 from drillbook.core.timeline import Event, EventKind, SampleStatus, Timeline
+from drillbook.engine.companions import Companion
 from drillbook.engine.observer import DrillObserver, ObserverSet
 from drillbook.engine.steps import Check, CheckResult, Fault, RecoveryStep
 from drillbook.engine.undo import UndoOutcome, UndoStack
@@ -72,9 +73,11 @@ class Drill:
         clock: Clock | None = None,
         observers: Sequence[DrillObserver] = (),
         endpoints: ProbeSet | None = None,
+        companions: Sequence[Companion] = (),
     ) -> None:
         self.identity = identity
         self.endpoints = endpoints or ProbeSet()
+        self.companions = list(companions)
         self.config = config
         self.platform = platform
         self.timeline = timeline or Timeline()
@@ -157,6 +160,8 @@ class Drill:
         )
         with self.phase("baseline", f"steady state: target healthy for {seconds:.1f}s"):
             self._prober.start()
+            for companion in self.companions:
+                companion.start(self)
             self.clock.sleep(seconds)
             # The steady state is the last N samples of every probe: an old blip (a replica
             # still warming up) does not block the drill, a current problem does.
@@ -328,6 +333,11 @@ class Drill:
             return self.undo_outcomes
         self._finished = True
         self._prober.stop()
+        for companion in self.companions:
+            try:
+                companion.stop(self)
+            except Exception as exc:  # one broken companion must not keep the undo from running
+                self.note(f"companion {companion.name} failed to stop", error=repr(exc))
         if len(self.undo):
             with contextlib.suppress(Exception), self.phase("undo", "undo: revert every fault"):
                 self.undo_outcomes = self.undo.unwind()
@@ -370,7 +380,16 @@ class Drill:
                 r.name: {"passed": r.passed, "detail": r.detail} for r in self.check_results
             },
             "verdict": self.objective_verdict,
+            **{c.name: dict(c.figures()) for c in self.companions},
         }
+
+    def companion(self, name: str) -> Companion:
+        """A companion of this drill by name (e.g. "ledger", "load")."""
+        for companion in self.companions:
+            if companion.name == name:
+                return companion
+        known = ", ".join(c.name for c in self.companions) or "none"
+        raise InvalidDrill(f"this drill has no companion {name!r} (it has: {known})")
 
     def phase_durations(self) -> dict[str, float]:
         started: dict[str, float] = {}

@@ -10,6 +10,7 @@ import pytest
 from drillbook.config.model import TIERS, Tier
 from drillbook.core.clock import SystemClock
 from drillbook.core.timeline import Timeline
+from drillbook.engine.companions import companion_factories
 from drillbook.engine.drill import Drill, DrillIdentity, ProbeSet
 from drillbook.engine.observer import DrillObserver
 from drillbook.engine.prober import BackgroundProber
@@ -100,6 +101,11 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         observers.append(AllureObserver(target))
     except ImportError:  # allure-pytest not installed: the drill still runs, unreported
         pass
+    companions = [
+        companion
+        for factory in companion_factories()
+        if (companion := factory(target, identity)) is not None
+    ]
     return Drill(
         identity,
         config=config,
@@ -111,4 +117,5 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         clock=clock,
         observers=observers,
         endpoints=ProbeSet(health=health, critical=critical),
+        companions=companions,
     )

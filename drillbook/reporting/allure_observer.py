@@ -102,6 +102,13 @@ class AllureObserver:
         _attach_text(drill.timeline.to_json(origin), "timeline.json", AttachmentType.JSON)
         _attach_text(drill.timeline.samples_csv(origin), "probe-samples.csv", AttachmentType.CSV)
         _attach_text(svg, "timeline-chart.svg", AttachmentType.SVG)
+        for companion in drill.companions:
+            for attachment in companion.attachments():
+                allure.attach(
+                    REDACTOR.redact(attachment.content),
+                    name=attachment.name,
+                    attachment_type=attachment.mime,
+                )
         for component in _affected_components(drill):
             try:
                 tails = drill.platform.log_tail(component, lines=_LOG_LINES)
