@@ -1,3 +1,3 @@
 """Top-level conftest: the drills' own fixtures (the drillbook plugin loads by entry point)."""
 
-pytest_plugins = ["fixtures.components"]
+pytest_plugins = ["fixtures.components", "fixtures.secrets"]

@@ -4,6 +4,10 @@
     drillbook report                 # render reports/allure-results into reports/html
     drillbook check-config FILE      # validate a configuration and summarise the target
     drillbook stack up | down        # a reusable embedded stack (with --drillbook-reuse-stack)
+    drillbook backup database        # pg_dump | gzip to S3, 30-day retention (--base: PITR)
+    drillbook restore database       # --backup latest|NAME, --pitr latest|TIME
+    drillbook backup weaviate        # Weaviate backup API -> export -> S3, 30-day retention
+    drillbook restore weaviate       # --backup latest|NAME, through the backup API
 
 Every error is one line naming what is wrong and how to fix it; exit code 2 for bad input.
 """
@@ -45,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     stack = commands.add_parser("stack", help="start or stop a reusable embedded stack")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--run-dir", type=Path, default=None)
+
+    from drillbook.backup.cli import add_backup_commands
+
+    add_backup_commands(commands)  # backup database, restore database
     return parser
 
 
@@ -144,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "check-config":
             return _check_config(args)
+        if args.command in ("backup", "restore"):
+            from drillbook.backup.cli import run_backup_command
+
+            return run_backup_command(args)
         return _stack(args)
     except DrillError as exc:
         print(f"drillbook: error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -58,3 +58,27 @@ class DataLossDetected(ObjectiveBreached):
 
 class StackError(DrillError):
     """The embedded local stack could not be started, driven or stopped."""
+
+
+class SecretProviderError(DrillError):
+    """A secrets provider (Vault, AWS Secrets Manager, Kubernetes, environment) refused or failed.
+
+    The message names the provider and the secret's path, never the secret's value.
+    """
+
+    def __init__(self, provider: str, path: str, problem: str) -> None:
+        super().__init__(f"secrets provider '{provider}', secret '{path}': {problem}")
+        self.provider = provider
+        self.path = path
+
+
+class SecretProviderUnreachable(SecretProviderError):
+    """The provider is configured but does not answer (down, wrong address)."""
+
+
+class SecretAccessDenied(SecretProviderError):
+    """The provider answers but refuses the credentials (wrong, expired or revoked token)."""
+
+
+class SecretNotFound(SecretProviderError):
+    """The provider has no (readable) secret under that name: missing, deleted or destroyed."""

@@ -160,7 +160,11 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         resolved = resolve_config(config)
     except pytest.UsageError:
         return None
-    target = resolved.target.base_url or "embedded local stack"
+    target = resolved.target.base_url or (
+        "pod-readiness view of the cluster"
+        if resolved.platform == "kubernetes"
+        else "embedded local stack"
+    )
     return (
         f"drillbook: platform={resolved.platform} target={resolved.target.name} ({target}) "
         f"config={resolved.source} probe-interval={resolved.probing.interval_seconds}s"

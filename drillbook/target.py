@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from drillbook.config.model import Component, DrillbookConfig
-from drillbook.engine.undo import UndoJournal, UndoOutcome, replay_pending
-from drillbook.errors import ConfigError, InvalidDrill
+from drillbook.engine.undo import UndoAction, UndoJournal, UndoOutcome, replay_pending
+from drillbook.errors import ConfigError
 from drillbook.platforms.base import Platform
 from drillbook.probes.auth import TokenProvider
 from drillbook.stack.local_stack import LocalStack, attach, start_stack
@@ -33,6 +34,19 @@ class Target:
     stack: LocalStack | None = None
     replayed_undos: list[UndoOutcome] = field(default_factory=list)
     """Undos a dead earlier run left pending, replayed before this session drills anything."""
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    """What else to release at close, last first (a platform's API connection, a probe view)."""
+    undo_executors: dict[str, Callable[[UndoAction], None]] = field(default_factory=dict)
+    """Executors of journaled undos by `UndoAction.platform`, beyond the platform's own (e.g.
+    "secrets": restore a deleted secret in Vault or AWS, which no platform verb can do)."""
+
+    def apply_undo(self, action: UndoAction) -> None:
+        """Execute a journaled undo with whoever owns its verbs: an executor or the platform."""
+        executor = self.undo_executors.get(action.platform)
+        if executor is None:
+            self.platform.apply_undo(action)
+        else:
+            executor(action)
 
     @property
     def base_url(self) -> str:
@@ -53,6 +67,11 @@ class Target:
         )
 
     def close(self) -> None:
+        while self.closers:
+            try:
+                self.closers.pop()()
+            except Exception as exc:  # releasing one thing must not keep the rest open
+                log.warning("could not release part of the target: %s", exc)
         if self.stack is not None and self.stack.owned and not self.config.stack.reuse:
             leftovers = self.stack.stop(remove_run_dir=self.config.stack.run_dir is None)
             if leftovers:
@@ -62,10 +81,9 @@ class Target:
 def open_target(config: DrillbookConfig) -> Target:
     """Connect to (or start) the configured target and undo what a dead run left behind."""
     if config.platform == "kubernetes":
-        raise InvalidDrill(
-            "platform 'kubernetes' is not implemented in this version of drillbook; "
-            'use platform = "local" (the embedded stack) for now'
-        )
+        from drillbook.platforms.kubernetes_target import open_kubernetes_target
+
+        return open_kubernetes_target(config)
     if config.target.base_url is not None:
         raise ConfigError(
             f"{config.source}: key 'target.base_url': found {config.target.base_url!r}, but "
@@ -83,7 +101,13 @@ def open_target(config: DrillbookConfig) -> Target:
         journal=journal,
         stack=stack,
     )
-    target.replayed_undos = replay_pending(journal, platform.apply_undo)
+    from drillbook.secrets.stores import UNDO_PLATFORM, secrets_undo
+
+    target.undo_executors[UNDO_PLATFORM] = secrets_undo(target)
+    from drillbook.engine.undo_handlers import HANDLER_PLATFORM, handler_executor
+
+    target.undo_executors[HANDLER_PLATFORM] = handler_executor(platform)
+    target.replayed_undos = replay_pending(journal, target.apply_undo)
     for outcome in target.replayed_undos:
         log.warning(
             "replayed an undo left pending by an earlier run: %s (%s)",

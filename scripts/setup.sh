@@ -4,6 +4,7 @@
 #   system packages: PostgreSQL, Redis (+ Sentinel), HAProxy, Chromium (report screenshots)
 #   Python:          a virtualenv in .venv with drillbook and its dev tools
 #   Node:            the pinned Allure Report 3 CLI in drillbook's cache (scripts/install-allure.sh)
+#   Go:              the local Kubernetes control plane in drillbook's cache (scripts/build-k8s.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -46,4 +47,11 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
 fi
 
 bash scripts/install-allure.sh >/dev/null
+# The local Kubernetes control plane (kube-apiserver, controller-manager, scheduler, etcd, KWOK)
+# for the Kubernetes tests: built from Go modules into ~/.cache/drillbook/k8s-<version>, keyed by
+# version. About a second when built; a cold build takes tens of minutes on 2 cores.
+bash scripts/build-k8s.sh
+# Weaviate (the vector-store drills): built from the Go module proxy into
+# ~/.cache/drillbook/weaviate-<version>, keyed by version; instant when built, 5-8 minutes cold.
+bash scripts/build-weaviate.sh
 echo "setup: ready" >&2

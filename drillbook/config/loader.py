@@ -29,13 +29,21 @@ from drillbook.config.durations import format_duration, parse_duration
 from drillbook.config.model import (
     COMPONENT_ROLES,
     EMBEDDED_SOURCE,
+    KUBERNETES_PROBE_MODES,
+    LEDGER_RECORDS,
+    LEDGER_SOURCES,
     PLATFORMS,
     TIERS,
     AuthSettings,
+    BackupSettings,
+    CacheSettings,
     Component,
     ComponentRole,
     DrillbookConfig,
     HttpProbe,
+    KubernetesSettings,
+    LedgerSettings,
+    LoadSettings,
     Objectives,
     PlatformName,
     ProbingSettings,
@@ -79,8 +87,65 @@ _TOP_KEYS = (
     "target",
     "stack",
     "verification",
+    "cache",
+    "load",
+    "kubernetes",
+    "ledger",
+    "backup",
+    "secrets",
+)
+_KUBERNETES_KEYS = (
+    "kubeconfig",
+    "context",
+    "dr_context",
+    "probes",
+    "kill_grace_period",
+    "request_timeout",
 )
 _VERIFICATION_KEYS = ("window", "error_rate_max")
+_LEDGER_DURATIONS = {"max_duration": "max_duration_seconds", "timeout": "timeout_seconds"}
+_LEDGER_KEYS = (
+    "write_path",
+    "rate",
+    "max_writes",
+    *_LEDGER_DURATIONS,
+    "records",
+    "source",
+    "table",
+    "dsn_env",
+    "jsonl_path",
+    "read_path",
+    "configuration_files",
+    "ack_dir",
+)
+_BACKUP_DURATIONS = {"retention": "retention_seconds", "schedule": "schedule_seconds"}
+_BACKUP_KEYS = ("bucket", "prefix", "name_prefix", *_BACKUP_DURATIONS, "endpoint_url", "region")
+_SQL_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+_CACHE_KEYS = ("master_name", "sentinels", "nodes", "failover_timeout", "rejoin_timeout")
+_LOAD_DURATIONS = {
+    "max_duration": "max_duration_seconds",
+    "baseline": "baseline_seconds",
+    "start_timeout": "start_timeout_seconds",
+    "latency_slack": "latency_slack_seconds",
+    "settle": "settle_seconds",
+}
+_LOAD_KEYS = (
+    "enabled",
+    "users",
+    "rate",
+    "max_requests",
+    *_LOAD_DURATIONS,
+    "trace_read_path",
+    "workers",
+    "external_workers",
+    "master_bind_host",
+    "error_rate_margin",
+    "latency_percentile",
+    "latency_ratio_max",
+    "min_requests",
+)
+_HOST_PORT = re.compile(r"(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})")
 _OBJECTIVE_DURATIONS = {
     "rto_critical": "rto_critical_seconds",
     "rto_non_critical": "rto_non_critical_seconds",
@@ -305,11 +370,31 @@ def _build(context: _Context, data: dict[str, Any]) -> DrillbookConfig:
         kwargs["objectives"] = _objectives(context, _table(context, "objectives", data))
     if "probing" in data:
         kwargs["probing"] = _probing(context, _table(context, "probing", data))
-    kwargs["target"] = _target(context, _table(context, "target", data), platform)
+    kubernetes = _kubernetes(context, _table(context, "kubernetes", data))
+    if "kubernetes" in data:
+        kwargs["kubernetes"] = kubernetes
+    # With pod-readiness probes drillbook serves the probe address itself, like the local stack.
+    needs_base_url = platform == "kubernetes" and kubernetes.probes == "http"
+    kwargs["target"] = _target(
+        context, _table(context, "target", data), platform, needs_base_url=needs_base_url
+    )
     if "stack" in data:
         kwargs["stack"] = _stack(context, _table(context, "stack", data))
     if "verification" in data:
         kwargs["verification"] = _verification(context, _table(context, "verification", data))
+    if "cache" in data:
+        kwargs["cache"] = _cache(context, _table(context, "cache", data))
+    if "load" in data:
+        kwargs["load"] = _load(context, _table(context, "load", data))
+    if "ledger" in data:
+        kwargs["ledger"] = _ledger(context, _table(context, "ledger", data), platform)
+    if "backup" in data:
+        kwargs["backup"] = _backup(context, _table(context, "backup", data))
+    if "secrets" in data:
+        # Its own module (it uses this one's helpers): imported here, when both are loaded.
+        from drillbook.config.secrets_section import parse_secrets
+
+        kwargs["secrets"] = parse_secrets(context, _table(context, "secrets", data))
     config = DrillbookConfig(source=context.source, **kwargs)
     _guard_production(context, config)
     return config
@@ -392,7 +477,13 @@ def _headers(context: _Context, value: object) -> dict[str, str]:
     return headers
 
 
-def _target(context: _Context, table: dict[str, Any], platform: PlatformName) -> TargetConfig:
+def _target(
+    context: _Context,
+    table: dict[str, Any],
+    platform: PlatformName,
+    *,
+    needs_base_url: bool = False,
+) -> TargetConfig:
     _check_keys(context, "target", table, _TARGET_KEYS)
     kwargs: dict[str, Any] = {}
     for name in ("name", "environment"):
@@ -402,12 +493,13 @@ def _target(context: _Context, table: dict[str, Any], platform: PlatformName) ->
     if "base_url" in table:
         base_url = _url(context, "target.base_url", table["base_url"])
         kwargs["base_url"] = base_url
-    elif platform == "kubernetes":
+    elif needs_base_url:
         context.fail(
             "target.base_url",
             _MISSING,
             "the http(s) URL the deployment answers at, because platform is 'kubernetes'",
-            'add base_url = "https://..." under [target]; only the local platform provides one',
+            'add base_url = "https://..." under [target]; only the local platform provides one '
+            '(or set kubernetes.probes = "pod-readiness" for pods that serve no HTTP)',
         )
     auth = _auth(context, _table(context, "target.auth", table, key="auth"))
     kwargs["auth"] = auth
@@ -714,6 +806,272 @@ def _verification(context: _Context, table: dict[str, Any]) -> VerificationSetti
             context.fail(key, table["error_rate_max"], "a fraction from 0 to 1, e.g. 0.05 for 5%")
         kwargs["error_rate_max"] = float(value)
     return VerificationSettings(**kwargs)
+
+
+def _cache(context: _Context, table: dict[str, Any]) -> CacheSettings:
+    _check_keys(context, "cache", table, _CACHE_KEYS)
+    kwargs: dict[str, Any] = {}
+    if "master_name" in table:
+        kwargs["master_name"] = _name(context, "cache.master_name", table["master_name"])
+    if "sentinels" in table:
+        sentinels = _text_list(context, "cache.sentinels", table["sentinels"])
+        for index, address in enumerate(sentinels):
+            _host_port(context, f"cache.sentinels[{index}]", address)
+        kwargs["sentinels"] = sentinels
+    if "nodes" in table:
+        nodes = table["nodes"]
+        if not isinstance(nodes, dict):
+            context.fail("cache.nodes", nodes, 'a table of pod name = "host:port"')
+        for name, address in nodes.items():
+            _name(context, f"cache.nodes.{name}", name)
+            _host_port(context, f"cache.nodes.{name}", address)
+        kwargs["nodes"] = dict(nodes)
+    for name in ("failover_timeout", "rejoin_timeout"):
+        if name in table:
+            key = f"cache.{name}"
+            seconds = _duration(context, key, table[name])
+            if seconds <= 0:
+                context.fail(key, table[name], "a duration longer than 0")
+            kwargs[f"{name}_seconds"] = seconds
+    return CacheSettings(**kwargs)
+
+
+def _host_port(context: _Context, key: str, value: object) -> str:
+    match = _HOST_PORT.fullmatch(value) if isinstance(value, str) else None
+    if match is None or not 0 < int(match["port"]) < 65536:
+        context.fail(key, value, "an address host:port, e.g. '127.0.0.1:26379'")
+    return str(value)
+
+
+def _load(context: _Context, table: dict[str, Any]) -> LoadSettings:
+    _check_keys(context, "load", table, _LOAD_KEYS)
+    kwargs: dict[str, Any] = {}
+    if "enabled" in table:
+        kwargs["enabled"] = _bool(context, "load.enabled", table["enabled"])
+    for name, minimum in (("users", 1), ("max_requests", 1), ("min_requests", 1)):
+        if name in table:
+            kwargs[name] = _int(context, f"load.{name}", table[name], minimum=minimum)
+    for name in ("workers", "external_workers"):
+        if name in table:
+            kwargs[name] = _int(context, f"load.{name}", table[name], minimum=0)
+    for name, field_name in _LOAD_DURATIONS.items():
+        if name in table:
+            key = f"load.{name}"
+            seconds = _duration(context, key, table[name])
+            if seconds <= 0 and name not in ("latency_slack", "settle"):
+                context.fail(key, table[name], "a duration longer than 0")
+            kwargs[field_name] = seconds
+    if "rate" in table:
+        kwargs["rate"] = _positive_number(
+            context, "load.rate", table["rate"], "requests per second above 0, e.g. 20"
+        )
+    if "latency_percentile" in table:
+        percentile = _int(
+            context, "load.latency_percentile", table["latency_percentile"], minimum=1
+        )
+        if percentile not in (50, 95, 99):
+            context.fail("load.latency_percentile", percentile, "one of 50, 95, 99")
+        kwargs["latency_percentile"] = percentile
+    if "latency_ratio_max" in table:
+        ratio = _positive_number(
+            context, "load.latency_ratio_max", table["latency_ratio_max"], "a factor >= 1, e.g. 2"
+        )
+        if ratio < 1:
+            context.fail("load.latency_ratio_max", table["latency_ratio_max"], "a factor >= 1")
+        kwargs["latency_ratio_max"] = ratio
+    if "error_rate_margin" in table:
+        margin = _positive_number(
+            context,
+            "load.error_rate_margin",
+            table["error_rate_margin"],
+            "a fraction from 0 to 1, e.g. 0.01 for 1%",
+            allow_zero=True,
+        )
+        if margin > 1:
+            context.fail("load.error_rate_margin", table["error_rate_margin"], "a fraction <= 1")
+        kwargs["error_rate_margin"] = margin
+    if "trace_read_path" in table:
+        path = table["trace_read_path"]
+        if not isinstance(path, str) or (path and not path.startswith("/")):
+            context.fail(
+                "load.trace_read_path",
+                path,
+                "a path starting with '/' and containing {trace_id}, or '' for none",
+            )
+        if path and "{trace_id}" not in path:
+            context.fail("load.trace_read_path", path, "a path containing {trace_id}")
+        kwargs["trace_read_path"] = path
+    if "master_bind_host" in table:
+        host = _text(context, "load.master_bind_host", table["master_bind_host"])
+        kwargs["master_bind_host"] = host
+    settings = LoadSettings(**kwargs)
+    if settings.rate < settings.users * 0.01:
+        context.fail(
+            "load.rate",
+            table.get("rate", settings.rate),
+            f"at least 0.01 request per second per user ({settings.users} users)",
+        )
+    return settings
+
+
+def _positive_number(
+    context: _Context, key: str, value: object, expected: str, *, allow_zero: bool = False
+) -> float:
+    if isinstance(value, str) and context.is_override(key) and _FRACTION_TEXT.fullmatch(value):
+        value = float(value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        context.fail(key, value, expected)
+    return float(value)
+
+
+def _kubernetes(context: _Context, table: dict[str, Any]) -> KubernetesSettings:
+    _check_keys(context, "kubernetes", table, _KUBERNETES_KEYS)
+    kwargs: dict[str, Any] = {}
+    if "kubeconfig" in table:
+        kwargs["kubeconfig"] = _path_text(context, "kubernetes.kubeconfig", table["kubeconfig"])
+    for name in ("context", "dr_context"):
+        if name in table:
+            kwargs[name] = _text(context, f"kubernetes.{name}", table[name])
+    if "probes" in table:
+        kwargs["probes"] = _choice(
+            context, "kubernetes.probes", table["probes"], KUBERNETES_PROBE_MODES
+        )
+    if "kill_grace_period" in table:
+        kwargs["kill_grace_period_seconds"] = _duration(
+            context, "kubernetes.kill_grace_period", table["kill_grace_period"]
+        )
+    if "request_timeout" in table:
+        seconds = _duration(context, "kubernetes.request_timeout", table["request_timeout"])
+        if seconds <= 0:
+            context.fail("kubernetes.request_timeout", table["request_timeout"], "a duration > 0")
+        kwargs["request_timeout_seconds"] = seconds
+    return KubernetesSettings(**kwargs)
+
+
+def _ledger(context: _Context, table: dict[str, Any], platform: PlatformName) -> LedgerSettings:
+    _check_keys(context, "ledger", table, _LEDGER_KEYS)
+    kwargs: dict[str, Any] = {}
+    if "write_path" in table:
+        path = table["write_path"]
+        if not isinstance(path, str) or (path and not path.startswith("/")):
+            context.fail(
+                "ledger.write_path",
+                path,
+                "a path starting with '/', e.g. '/deliberate', or '' for no writer",
+            )
+        kwargs["write_path"] = path or None
+    if "rate" in table:
+        rate = _positive_number(
+            context, "ledger.rate", table["rate"], "writes per second above 0, e.g. 10"
+        )
+        if rate > 1000:
+            context.fail("ledger.rate", table["rate"], "at most 1000 writes per second")
+        kwargs["rate_per_second"] = rate
+    if "max_writes" in table:
+        kwargs["max_writes"] = _int(context, "ledger.max_writes", table["max_writes"], minimum=1)
+    for name, field_name in _LEDGER_DURATIONS.items():
+        if name in table:
+            key = f"ledger.{name}"
+            seconds = _duration(context, key, table[name])
+            if seconds <= 0:
+                context.fail(key, table[name], "a duration longer than 0")
+            kwargs[field_name] = seconds
+    if "records" in table:
+        kwargs["records"] = _choice(context, "ledger.records", table["records"], LEDGER_RECORDS)
+    if "source" in table:
+        kwargs["source"] = _choice(context, "ledger.source", table["source"], LEDGER_SOURCES)
+    if "table" in table:
+        name = table["table"]
+        if not isinstance(name, str) or not _SQL_TABLE.fullmatch(name):
+            context.fail("ledger.table", name, "a table name such as 'evidence_records'")
+        kwargs["table"] = name
+    if "dsn_env" in table:
+        env = _text(context, "ledger.dsn_env", table["dsn_env"])
+        if not _ENV_VAR.fullmatch(env):
+            context.fail(
+                "ledger.dsn_env",
+                _REDACTED,
+                "the name of an environment variable (letters, digits, _), not the DSN",
+                "a DSN may hold a password: export it and name the variable here",
+            )
+        kwargs["dsn_env"] = env
+    for name in ("jsonl_path", "ack_dir"):
+        if name in table:
+            kwargs[name] = _path_text(context, f"ledger.{name}", table[name])
+    if "read_path" in table:
+        path = table["read_path"]
+        if not isinstance(path, str) or not path.startswith("/") or "{trace_id}" not in path:
+            context.fail(
+                "ledger.read_path",
+                path,
+                "a path starting with '/' containing {trace_id}, e.g. '/audit/trace/{trace_id}'",
+            )
+        kwargs["read_path"] = path
+    if "configuration_files" in table:
+        kwargs["configuration_files"] = _text_list(
+            context, "ledger.configuration_files", table["configuration_files"]
+        )
+    settings = LedgerSettings(**kwargs)
+    if settings.write_path and settings.source == "jsonl" and not settings.jsonl_path:
+        context.fail(
+            "ledger.jsonl_path",
+            _MISSING,
+            'the JSON-lines file to read back, because ledger.source is "jsonl"',
+            "e.g. the file at ELEANOR's EVIDENCE_PATH or ELEANOR_LEDGER_PATH",
+        )
+    if (
+        settings.write_path
+        and settings.source == "table"
+        and platform != "local"
+        and not settings.dsn_env
+    ):
+        context.fail(
+            "ledger.dsn_env",
+            _MISSING,
+            'the environment variable holding the DSN, because ledger.source is "table" '
+            f"and platform is '{platform}'",
+            'or read back through the service with source = "http"',
+        )
+    return settings
+
+
+def _backup(context: _Context, table: dict[str, Any]) -> BackupSettings:
+    _check_keys(context, "backup", table, _BACKUP_KEYS)
+    kwargs: dict[str, Any] = {}
+    if "bucket" in table:
+        bucket = table["bucket"]
+        if not isinstance(bucket, str) or not _S3_BUCKET.fullmatch(bucket):
+            context.fail(
+                "backup.bucket",
+                bucket,
+                "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')",
+            )
+        kwargs["bucket"] = bucket
+    if "prefix" in table:
+        prefix = table["prefix"]
+        if not isinstance(prefix, str) or prefix.startswith("/"):
+            context.fail("backup.prefix", prefix, "a key prefix such as 'database/' (no leading /)")
+        kwargs["prefix"] = prefix
+    if "name_prefix" in table:
+        kwargs["name_prefix"] = _name(context, "backup.name_prefix", table["name_prefix"])
+    for name, field_name in _BACKUP_DURATIONS.items():
+        if name in table:
+            key = f"backup.{name}"
+            seconds = _duration(context, key, table[name])
+            if seconds <= 0:
+                context.fail(key, table[name], "a duration longer than 0, e.g. '720h' (30 days)")
+            kwargs[field_name] = seconds
+    if "endpoint_url" in table:
+        kwargs["endpoint_url"] = _url(context, "backup.endpoint_url", table["endpoint_url"])
+    if "region" in table:
+        kwargs["region"] = _text(context, "backup.region", table["region"])
+    return BackupSettings(**kwargs)
 
 
 def _guard_production(context: _Context, config: DrillbookConfig) -> None:

@@ -19,21 +19,34 @@ __all__ = [
     "COMPONENT_ROLES",
     "CONDITION_OPS",
     "EMBEDDED_SOURCE",
+    "KUBERNETES_PROBE_MODES",
     "PLATFORMS",
+    "SECRET_PROVIDERS",
     "TIERS",
     "AuthSettings",
+    "AwsSecretsSettings",
+    "BackupSettings",
+    "CacheSettings",
     "Component",
     "ComponentRole",
     "Condition",
     "ConditionOp",
     "DrillbookConfig",
     "HttpProbe",
+    "KubernetesProbeMode",
+    "KubernetesSecretsSettings",
+    "KubernetesSettings",
+    "LedgerSettings",
+    "LoadSettings",
     "Objectives",
     "PlatformName",
     "ProbingSettings",
+    "SecretProviderName",
+    "SecretsSettings",
     "StackSettings",
     "TargetConfig",
     "Tier",
+    "VaultSecretsSettings",
     "VerificationSettings",
 ]
 
@@ -200,6 +213,213 @@ class VerificationSettings:
 
 
 @dataclass(frozen=True)
+class CacheSettings:
+    """How drills reach the cache's Redis Sentinel (scenario 3, Option B)."""
+
+    master_name: str = "mymaster"
+    """The Sentinel master group (`SENTINEL get-master-addr-by-name <master_name>`)."""
+    sentinels: tuple[str, ...] = ()
+    """Sentinel addresses "host:port"; empty on platform "local": the embedded stack fills them."""
+    nodes: Mapping[str, str] = field(default_factory=dict)
+    """Replica (pod) name of the cache component -> its "host:port", to tell which one is the
+    master; filled in by the embedded stack."""
+    failover_timeout_seconds: float = 30.0
+    """How long the Sentinels may take to agree on a new master after the master is lost."""
+    rejoin_timeout_seconds: float = 60.0
+    """How long a returning old master may stay a second master (split brain) before it must
+    have rejoined as a replica."""
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """Realistic traffic (Locust, in its own processes) during every drill, measured per phase."""
+
+    enabled: bool = True
+    """Run load during every drill."""
+    users: int = 4
+    """Concurrent simulated users."""
+    rate: float = 20.0
+    """Requests per second in total (spread over the users)."""
+    max_requests: int = 100_000
+    """The load stops after this many requests, whatever the drill does."""
+    max_duration_seconds: float = 1800.0
+    """... or after this long."""
+    baseline_seconds: float = 2.0
+    """Load that must have run before the fault, so the baseline figures mean something."""
+    start_timeout_seconds: float = 60.0
+    """How long Locust may take to start sending requests."""
+    trace_read_path: str = "/audit/trace/{trace_id}"
+    """Reads back a trace written by this load's own deliberations; empty: no trace reads."""
+    workers: int = 0
+    """Locust worker processes started on this machine; 0 runs one local process."""
+    external_workers: int = 0
+    """Workers started by hand on other machines that the master waits for (distributed mode)."""
+    master_bind_host: str = "127.0.0.1"
+    """Where the Locust master listens for workers (distributed mode)."""
+    error_rate_margin: float = 0.01
+    """After recovery, the error rate may exceed the baseline's by at most this (0 to 1)."""
+    latency_percentile: int = 50
+    """Which latency percentile "performance metrics normal" judges: 50, 95 or 99. The median
+    is robust on a shared machine; the tail (95, 99) suits a quiet, dedicated load path."""
+    latency_ratio_max: float = 2.0
+    """After recovery, that percentile may be at most this multiple of the baseline's ..."""
+    latency_slack_seconds: float = 0.1
+    """... plus this, so that a millisecond baseline does not turn noise into a failure."""
+    settle_seconds: float = 2.0
+    """Latency is judged on requests sent at least this long after recovery (warm-up excluded;
+    it is still in the per-phase figures)."""
+    min_requests: int = 20
+    """Fewest requests in a phase to judge it."""
+
+
+KubernetesProbeMode = Literal["http", "pod-readiness"]
+KUBERNETES_PROBE_MODES: Final[tuple[KubernetesProbeMode, ...]] = get_args(KubernetesProbeMode)
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """How drillbook reaches and acts on a Kubernetes cluster (platform "kubernetes")."""
+
+    kubeconfig: str | None = None
+    """The kubeconfig file; None reads $KUBECONFIG, then ~/.kube/config."""
+    context: str | None = None
+    """The kube context drills run against; None uses the kubeconfig's current context."""
+    dr_context: str | None = None
+    """The disaster-recovery cluster's kube context, for drills that fail over to it."""
+    probes: KubernetesProbeMode = "http"
+    """"http": the probes call target.base_url, the service as users reach it. "pod-readiness":
+    the target serves no HTTP (simulated pods): drillbook serves each component's Ready pods
+    behind its selector, read from the API server, at /components/<name> on a loopback address
+    that becomes target.base_url."""
+    kill_grace_period_seconds: float = 0.0
+    """Grace period of the pod deletions a fault makes; 0 force-deletes, like a SIGKILL."""
+    request_timeout_seconds: float = 10.0
+    """Timeout of each call to the API server."""
+
+
+LedgerSource = Literal["table", "jsonl", "http"]
+LEDGER_SOURCES: Final[tuple[LedgerSource, ...]] = get_args(LedgerSource)
+LedgerRecords = Literal["evidence", "other"]
+LEDGER_RECORDS: Final[tuple[LedgerRecords, ...]] = get_args(LedgerRecords)
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """The write ledger: numbered writes through the target's own write path, read back after.
+
+    Without `write_path` there is no writer, and drills measure no data loss.
+    """
+
+    write_path: str | None = None
+    """Path of the write endpoint (ELEANOR: "/deliberate", called with a JWT and a trace_id)."""
+    rate_per_second: float = 10.0
+    """Writes per second on a steady schedule; 1/rate is the resolution of the RPO figure."""
+    max_writes: int = 20_000
+    """At most this many writes per drill."""
+    max_duration_seconds: float = 1800.0
+    """The writer stops after this long, whatever the drill is doing."""
+    timeout_seconds: float = 2.0
+    """Per-write timeout; a write without an answer is not acknowledged."""
+    records: LedgerRecords = "evidence"
+    """What the writes create: "evidence" (zero loss allowed) or "other" data (the RPO applies)."""
+    source: LedgerSource = "table"
+    """Where survivors are read back: a Postgres "table", a "jsonl" file, or "http"."""
+    table: str = "evidence_records"
+    """Table of source "table" (column trace_id, ordered by id; hash chain verified)."""
+    dsn_env: str | None = None
+    """Environment variable holding the table's DSN; None on the local stack, which knows it."""
+    jsonl_path: str | None = None
+    """File of source "jsonl" (ELEANOR's evidence file or its hash-chained ledger)."""
+    read_path: str = "/audit/trace/{trace_id}?source=database"
+    """Read-back path of source "http"; `{trace_id}` is replaced; 404 means not stored."""
+    configuration_files: tuple[str, ...] = ()
+    """Configuration files the target declares, checksummed before and after (zero loss);
+    relative paths are under the embedded stack's run directory."""
+    ack_dir: str | None = None
+    """Where the acknowledgement files go; None: the stack's run directory (or .drillbook/)."""
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """Database backups as the plan prescribes them: `pg_dump | gzip` to S3, kept 30 days."""
+
+    bucket: str = "eleanor-backups"
+    """S3 bucket of the dumps (on the local stack its moto server plays S3)."""
+    prefix: str = "database/"
+    """Key prefix of the dumps inside the bucket."""
+    name_prefix: str = "eleanor-v8"
+    """Dumps are named `<name_prefix>-YYYYmmdd-HHMMSS.sql.gz` (UTC)."""
+    retention_seconds: float = 30 * 86400.0
+    """Dumps older than this are deleted after each backup (the plan: 30 days)."""
+    schedule_seconds: float = 86400.0
+    """The backup schedule (the plan: daily); "backups current" means none older than this."""
+    endpoint_url: str | None = None
+    """S3 endpoint; None: AWS itself, or the embedded stack's moto server on platform local."""
+    region: str = "us-east-1"
+    """AWS region of the bucket."""
+
+
+SecretProviderName = Literal["vault", "aws", "kubernetes", "environment"]
+SECRET_PROVIDERS: Final[tuple[SecretProviderName, ...]] = get_args(SecretProviderName)
+
+
+@dataclass(frozen=True)
+class VaultSecretsSettings:
+    """HashiCorp Vault (or OpenBao) with KV v2, for the secrets drill."""
+
+    address: str | None = None
+    """e.g. "https://vault.example:8200"; None on platform "local": the embedded OpenBao."""
+    mount: str = "secret"
+    """The KV v2 mount (the plan's `secret/eleanor/prod/jwt-secret` is mount `secret`)."""
+    field: str = "value"
+    """The field of the secret that holds the value (ELEANOR V8 reads `value`)."""
+    token_env: str = "VAULT_TOKEN"
+    """Environment variable holding drillbook's Vault token (never the file)."""
+    component: str | None = None
+    """Platform component running Vault, for the provider-down fault; None: not drilled."""
+
+
+@dataclass(frozen=True)
+class AwsSecretsSettings:
+    """AWS Secrets Manager, for the secrets drill (credentials: boto3's usual chain)."""
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    """None: AWS itself, or the embedded stack's Secrets Manager endpoint on platform local."""
+    recovery_window_days: int = 7
+    """The recovery window of the secret-deleted fault (7-30 days, as AWS allows)."""
+    component: str | None = None
+    """Platform component serving the endpoint, for the provider-down fault; None: not drilled."""
+
+
+@dataclass(frozen=True)
+class KubernetesSecretsSettings:
+    """Kubernetes Secrets, for the secrets drill (through the Kubernetes platform's client)."""
+
+    namespace: str = "eleanor-v8"
+    key: str = "value"
+    """The key of the Secret's data that holds the value."""
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    """The secrets providers of scenario 5 (secrets management failure) and what is in them."""
+
+    providers: tuple[SecretProviderName, ...] = ()
+    """The providers the secrets drill runs against, in order; empty: no secrets drill."""
+    jwt_secret: str = "eleanor/prod/jwt-secret"
+    """The JWT signing secret's name/path in every provider (a Secret's name on Kubernetes)."""
+    api_key: str = "eleanor/prod/llm-api-key"
+    """The outbound (LLM) API key's name/path in every provider."""
+    cache_ttl_seconds: float = 300.0
+    """How long the target caches a secret (ELEANOR_SECURITY__SECRETS_CACHE_TTL): a revoked
+    secret takes up to this long to show, so it extends the detection deadline."""
+    vault: VaultSecretsSettings = VaultSecretsSettings()
+    aws: AwsSecretsSettings = AwsSecretsSettings()
+    kubernetes: KubernetesSecretsSettings = KubernetesSecretsSettings()
+
+
+@dataclass(frozen=True)
 class DrillbookConfig:
     """Everything a drill run needs to know, resolved as override > file > default."""
 
@@ -219,6 +439,18 @@ class DrillbookConfig:
     """The embedded local stack."""
     verification: VerificationSettings = VerificationSettings()
     """The verification checklist run after recovery."""
+    cache: CacheSettings = CacheSettings()
+    """The cache's Sentinels (scenario 3)."""
+    load: LoadSettings = LoadSettings()
+    """Load during every drill."""
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    """The cluster and contexts of platform "kubernetes"."""
+    ledger: LedgerSettings = LedgerSettings()
+    """The write ledger that measures data loss (RPO) during every drill."""
+    backup: BackupSettings = BackupSettings()
+    """Where database backups go, how long they are kept, how often they are due."""
+    secrets: SecretsSettings = SecretsSettings()
+    """The secrets providers of scenario 5 and the names of the secrets in them."""
 
     def with_base_url(self, url: str) -> DrillbookConfig:
         """A copy whose target answers at `url` (how the embedded stack fills in its address)."""

@@ -8,9 +8,9 @@ not apply to the target (e.g. no write path configured).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from drillbook.engine.drill import Drill, DrillIdentity
@@ -44,9 +44,46 @@ class Companion(Protocol):
     def attachments(self) -> list[Attachment]: ...
 
 
+@runtime_checkable
+class ObjectiveJudge(Protocol):
+    """A companion that also judges objectives of the plan (the write ledger: data loss)."""
+
+    def objective_breaches(self, drill: Drill) -> list[str]:
+        """Measure now; one message per objective breached (data loss: each says "RPO
+        breach"), none when all are met. Called by `Drill.assert_objectives`."""
+        ...
+
+
+def objective_breaches(companions: Sequence[Companion], drill: Drill) -> list[str]:
+    """Every breach the judging companions find, in companion order."""
+    return [
+        breach
+        for companion in companions
+        if isinstance(companion, ObjectiveJudge)
+        for breach in companion.objective_breaches(drill)
+    ]
+
+
 CompanionFactory = Callable[["Target", "DrillIdentity"], "Companion | None"]
 
 
 def companion_factories() -> list[CompanionFactory]:
     """Every companion kind drillbook knows, in start order (imported lazily: optional deps)."""
-    return []
+    from drillbook.backup.companion import backup_companion
+    from drillbook.engine.precedent_ledger import precedent_ledger
+    from drillbook.ledger.configuration import configuration_companion
+    from drillbook.ledger.writer import ledger_companion
+    from drillbook.load.companion import load_companion
+    from drillbook.platforms.pod_recovery import pod_recovery_companion
+    from drillbook.probes.cache_watch import cache_watch_companion
+
+    # The load last: its start waits for a baseline of traffic, which then covers the others.
+    return [
+        pod_recovery_companion,
+        cache_watch_companion,
+        precedent_ledger,
+        configuration_companion,
+        backup_companion,
+        ledger_companion,
+        load_companion,
+    ]

@@ -17,11 +17,12 @@ from drillbook.config.model import DrillbookConfig, ProbingSettings, Tier
 from drillbook.core.clock import Clock, SystemClock
 from drillbook.core.recovery import RecoveryMeasurement, combine, measure_recovery
 from drillbook.core.timeline import Event, EventKind, SampleStatus, Timeline
-from drillbook.engine.companions import Companion
+from drillbook.engine.companions import Companion, objective_breaches
 from drillbook.engine.observer import DrillObserver, ObserverSet
 from drillbook.engine.steps import Check, CheckResult, Fault, RecoveryStep
 from drillbook.engine.undo import UndoOutcome, UndoStack
 from drillbook.errors import (
+    DataLossDetected,
     DrillFailed,
     InvalidDrill,
     ObjectiveBreached,
@@ -303,7 +304,8 @@ class Drill:
             return results
 
     def assert_objectives(self) -> None:
-        """RTO against the tier's objective; fails with the measured and the allowed figures."""
+        """RTO against the tier's objective, and the data objectives (RPO) the companions judge;
+        fails with the measured and the allowed figures ("RTO breach", "RPO breach")."""
         with self.phase("objectives", f"objectives: RTO for tier {self.identity.tier}"):
             measurement = self.measurement or self._measure()
             allowed = self.config.objectives.rto_for(self.identity.tier)
@@ -317,15 +319,20 @@ class Drill:
                 f"RTO {rto:.3f}s (error bar -{bar:.3f}s) against the {self.identity.tier} "
                 f"objective {format_duration(allowed)}"
             )
-            self.objective_verdict = verdict
+            # The data objectives (RPO, zero evidence and configuration loss), judged by the
+            # companions that measure them; every breach is reported, the RTO's too.
+            breaches = objective_breaches(self.companions, self)
+            self.objective_verdict = verdict + "".join(f"; {b}" for b in breaches)
             self._publish_figures()
             if rto > allowed:
                 raise ObjectiveBreached(
                     f"RTO breach: measured {rto:.3f}s (error bar -{bar:.3f}s, the target may "
                     f"have recovered up to that much earlier) exceeds the {self.identity.tier} "
                     f"objective of {format_duration(allowed)} ({allowed:.0f}s) by "
-                    f"{rto - allowed:.3f}s"
+                    f"{rto - allowed:.3f}s" + "".join(f"; {b}" for b in breaches)
                 )
+            if breaches:
+                raise DataLossDetected("; ".join(breaches))
 
     def finish(self) -> list[UndoOutcome]:
         """Stop probing and undo every fault. Always called, also after failures."""

@@ -112,7 +112,7 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         platform=target.platform,
         prober=prober,
         probe_names=[p.name for p in config.target.probes],
-        undo=UndoStack(target.journal, target.platform.apply_undo),
+        undo=UndoStack(target.journal, target.apply_undo),
         timeline=timeline,
         clock=clock,
         observers=observers,

@@ -7,7 +7,7 @@ a replica is one process or pod of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -75,6 +75,13 @@ class Platform(Protocol):
 
     def scale(self, component: str, replicas: int) -> None:
         """Change the desired replica count and start or stop replicas to match."""
+        ...
+
+    def set_env(
+        self, component: str, env: Mapping[str, str | None], container: str | None = None
+    ) -> dict[str, str | None]:
+        """The plan's `kubectl set env`: set (None: remove) variables of the workload, which
+        rolls its replicas; returns the previous values. Wait with `wait_until_ready`."""
         ...
 
     def wait_until_ready(self, component: str, *, timeout: float) -> float:

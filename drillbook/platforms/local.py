@@ -7,20 +7,26 @@ injected until the runbook's recovery step, which is what a drill measures.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from drillbook.engine.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout, StackError
 from drillbook.platforms.base import ComponentStatus, Replica, ReplicaCount
 from drillbook.platforms.supervisor_client import SupervisorClient
+from drillbook.stack.launch import read_overlay
 
 ReadinessCheck = Callable[[], bool]
 _RUNNING = "RUNNING"
 _READY_POLL_SECONDS = 0.05
+_ROLL_TIMEOUT_SECONDS = 60.0
+"""How long one replica of a rolling restart may take to become ready."""
 
 
 @dataclass
@@ -33,6 +39,9 @@ class LocalComponent:
     """Process names in the group, in order; the first `desired` of them should run."""
     desired: int
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    env_file: Path | None = None
+    """Environment overlay its processes read at start (drillbook.stack.launch); None: the
+    component's environment cannot be changed (set_env refuses)."""
     """Per-process readiness check (HTTP /livez, SELECT 1, PING); absent means RUNNING is ready."""
 
 
@@ -40,7 +49,7 @@ class LocalPlatform:
     """Platform Protocol over supervisord (see drillbook.platforms.base.Platform)."""
 
     name = "local"
-    UNDO_VERBS = frozenset({"start", "restart", "scale", "reconcile"})
+    UNDO_VERBS = frozenset({"start", "restart", "scale", "reconcile", "reset_env", "restore_file"})
 
     def __init__(self, client: SupervisorClient, components: Mapping[str, LocalComponent]) -> None:
         self._client = client
@@ -132,14 +141,102 @@ class LocalPlatform:
     reconcile = start
     """Undo of a kill or stop: bring the desired replicas back (what a controller would do)."""
 
+    def restore_file(self, component: str, path: str, saved: str, if_sha256: str) -> None:
+        """Undo of a damaged data file: copy the saved original back over it, but only while
+        it still holds the damage (sha256 `if_sha256`), then start the component. A recovery
+        that replaced the file (a restore from backup) has undone the fault already: kept."""
+        target, original = Path(path), Path(saved)
+        try:
+            current: str | None = hashlib.sha256(target.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            current = None
+        if current == if_sha256 and original.is_file():
+            # Rewritten in place: the file keeps its owner and mode (the server's, 0600).
+            target.write_bytes(original.read_bytes())
+        original.unlink(missing_ok=True)
+        self.start(component)
+
+    def set_env(
+        self, component: str, env: Mapping[str, str | None], container: str | None = None
+    ) -> dict[str, str | None]:
+        """The plan's `kubectl set env`: set (None: remove) variables and roll the replicas, as
+        a Deployment does; returns the previous overlay values. `container` is ignored (one
+        process is one container here).
+
+        Locally the change is an overlay file every replica applies when it starts (see
+        drillbook.stack.launch): a restarted replica keeps it, as a Deployment's pods keep
+        their spec, and nothing rewrites supervisord's configuration under its feet.
+        """
+        del container
+        path = self._env_file(component)
+        overlay = read_overlay(path)
+        previous = {name: overlay.get(name) for name in env}
+        overlay.update(env)
+        self._write_overlay(path, overlay)
+        self.restart(component)
+        return previous
+
+    def reset_env(self, component: str) -> None:
+        """Drop every set_env (back to the deployed environment) and roll the replicas. As an
+        undo it journals no values, so a secret set by the plan's fallback stays off disk."""
+        self._env_file(component).unlink(missing_ok=True)
+        self.restart(component)
+
+    def _write_overlay(self, path: Path, overlay: Mapping[str, str | None]) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The overlay may hold a secret (the plan's JWT_SECRET fallback): owner-only, and
+        # replaced atomically so a replica starting meanwhile never reads half a file.
+        staging = path.with_suffix(".tmp")
+        staging.touch(mode=0o600)
+        staging.write_text(json.dumps(dict(overlay), sort_keys=True), encoding="utf-8")
+        staging.replace(path)
+
+    def env_overlay(self, component: str) -> dict[str, str | None]:
+        """What set_env has changed on the component so far."""
+        return read_overlay(self._env_file(component))
+
+    def _env_file(self, component: str) -> Path:
+        comp = self.component(component)
+        if comp.env_file is None:
+            raise InvalidDrill(
+                f"component '{component}' of the local stack does not take environment changes "
+                "(its processes are not started through drillbook.stack.launch --env-file)"
+            )
+        return comp.env_file
+
     def restart(self, component: str) -> None:
         comp = self.component(component)
         states = {r.name: r.running for r in self.replicas(component)}
-        for process in self._desired_processes(comp):
+        desired = self._desired_processes(comp)
+        dead = [p for p in desired if not states.get(p)]
+        running = [p for p in desired if states.get(p)]
+        # Dead replicas first, all at once: nothing is served from them, nothing to wait for.
+        for process in dead:
+            self._client.start(self._full(comp, process))
+        if not running:
+            return
+        for process in dead:
+            self._wait_process_ready(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
+        # Then the running ones one at a time, each ready before the next goes, as
+        # `kubectl rollout restart` rolls a Deployment: a serving component stays up throughout.
+        for process in running:
             full = self._full(comp, process)
-            if states.get(process):
-                self._client.stop(full)
+            self._client.stop(full)
             self._client.start(full)
+            self._wait_process_ready(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
+
+    def _wait_process_ready(self, comp: LocalComponent, process: str, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        check = comp.readiness.get(process)
+        while time.monotonic() < deadline:
+            info = self._client.process(self._full(comp, process))
+            if info["statename"] == _RUNNING and (check is None or check()):
+                return
+            time.sleep(_READY_POLL_SECONDS)
+        raise RecoveryTimeout(
+            f"'{comp.name}' replica {process} not ready {timeout:.0f}s after its restart; "
+            "the rolling restart stopped there"
+        )
 
     def scale(self, component: str, replicas: int) -> None:
         comp = self.component(component)

@@ -51,6 +51,15 @@ class TokenProvider:
         self._secret = value
         return value
 
+    def rotate(self, secret: str) -> None:
+        """Sign with `secret` from now on (after the target's secret was rotated); the token
+        signed with the old one is dropped at once."""
+        register_secret(secret)
+        with self._lock:
+            self._secret = secret
+            self._token = None
+            self._expires_at = 0.0
+
     def token(self) -> str | None:
         if not self.enabled:
             return None

@@ -89,6 +89,13 @@ class AllureObserver:
         # that runs of the same drill stay one history.
         for name, value in _headline(figures).items():
             allure.dynamic.parameter(name, value, excluded=True)
+        # Which fault and which recovery option, on the overview next to the figures.
+        if drill.fault is not None:
+            allure.dynamic.parameter(
+                "fault", REDACTOR.redact(drill.fault.description), excluded=True
+            )
+        if drill.identity.option:
+            allure.dynamic.parameter("recovery option", drill.identity.option, excluded=True)
         # The chart goes into the description too, so the drill's page shows it without a click;
         # as an <img> data URI because the report's HTML sanitiser drops inline <svg>.
         chart = base64.b64encode(REDACTOR.redact(svg).encode()).decode()
@@ -141,6 +148,12 @@ def _headline(figures: Mapping[str, Any]) -> dict[str, str]:
     detect = figures.get("time_to_detect_seconds")
     if isinstance(detect, float):
         headline["time to detect"] = f"{detect:.3f} s"
+    ledger = figures.get("ledger")  # the write ledger's data-loss figures (drillbook.ledger)
+    if isinstance(ledger, Mapping) and isinstance(ledger.get("rpo_seconds"), float):
+        headline["RPO"] = (
+            f"{ledger['rpo_seconds']:.3f} s ({ledger.get('lost')} of "
+            f"{ledger.get('acknowledged')} acknowledged writes lost)"
+        )
     return headline
 
 

@@ -9,6 +9,8 @@ from importlib import metadata
 
 from drillbook import __version__
 from drillbook.config.model import DrillbookConfig
+from drillbook.errors import MissingDependency
+from drillbook.stack.binaries import postgres_bin_dir
 
 
 def _version_of(command: list[str]) -> str:
@@ -52,7 +54,11 @@ def environment_values(config: DrillbookConfig) -> dict[str, str]:
         "host": host_platform.platform(),
     }
     if config.platform == "local":
-        values["postgresql"] = _version_of(["postgres", "--version"])
+        try:
+            postgres = str(postgres_bin_dir(config.stack.postgres_bin_dir) / "postgres")
+        except MissingDependency:
+            postgres = "postgres"
+        values["postgresql"] = _version_of([postgres, "--version"])
         values["redis"] = _version_of(["redis-server", "--version"])
         values["haproxy"] = _version_of(["haproxy", "-v"])
     return values

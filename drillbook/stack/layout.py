@@ -83,9 +83,11 @@ def render_haproxy_conf(port: int, app_ports: Sequence[int]) -> str:
     servers = "\n".join(
         f"    server app-{i} 127.0.0.1:{app_port} check" for i, app_port in enumerate(app_ports)
     )
-    # Health checks on /livez every 250 ms mark a dead replica down after two misses; retries
+    # Health checks on /readyz every 250 ms mark a dead replica down after two misses; retries
     # with redispatch move a request that hit a dead replica to a live one, as a Kubernetes
     # Service with readiness probes would (a single replica loss is then invisible to users).
+    # /readyz is /livez plus "holds its JWT secret": a replica that can authenticate nobody
+    # (its secrets provider failing) takes no traffic, so a rollout of the fix is not a flap.
     return f"""global
     maxconn 512
 
@@ -105,6 +107,6 @@ frontend eleanor
 
 backend eleanor_replicas
     balance roundrobin
-    option httpchk GET /livez
+    option httpchk GET /readyz
 {servers}
 """

@@ -32,7 +32,7 @@ from drillbook.stack.ports import free_ports
 from drillbook.stack.probing import http_ok
 from drillbook.stack.services import StackContext, StackService, default_services
 from drillbook.stack.services.postgres import admin_dsn, database_dsn
-from drillbook.stack.services.redis import redis_url
+from drillbook.stack.services.redis import redis_url, with_cache_addresses
 from drillbook.stack.watchdog import process_start_ticks
 
 _START_TIMEOUT_SECONDS = 60.0
@@ -104,8 +104,8 @@ class LocalStack:
         return LocalPlatform(self.supervisor, components)
 
     def configure(self, config: DrillbookConfig) -> DrillbookConfig:
-        """The configuration with the stack's address filled in."""
-        return config.with_base_url(self.base_url)
+        """The configuration with the stack's address (and its cache's Sentinels) filled in."""
+        return with_cache_addresses(config.with_base_url(self.base_url), self)
 
     def pids(self) -> list[int]:
         """supervisord and every process it runs now."""

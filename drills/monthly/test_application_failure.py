@@ -17,6 +17,7 @@ from drillbook.engine.checks import (
 )
 from drillbook.engine.drill import Drill
 from drillbook.faults.process import kill_replicas
+from drillbook.load.checks import load_error_rate_normal, performance_normal
 from drillbook.runbook.workloads import restart_workload
 
 pytestmark = pytest.mark.drill(scenario="application-failure", tier="critical")
@@ -45,5 +46,11 @@ def test_all_replicas_lost_recovered_by_restart(drill: Drill, app: Component) ->
         )
     )
     drill.wait_until_recovered()
-    drill.verify(health_checks_pass, critical_endpoints_respond, error_rate_normal)
+    drill.verify(
+        health_checks_pass,
+        critical_endpoints_respond,
+        error_rate_normal,
+        load_error_rate_normal,
+        performance_normal,
+    )
     drill.assert_objectives()

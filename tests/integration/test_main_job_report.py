@@ -36,7 +36,9 @@ def test_main_command_runs_the_monthly_drills_and_exits_0(
     main_job: subprocess.CompletedProcess[str],
 ) -> None:
     assert main_job.returncode == 0, main_job.stdout[-4000:] + main_job.stderr[-2000:]
-    assert "2 passed" in main_job.stdout
+    # Every monthly drill passed (exit 0); how many there are grows with the scenarios.
+    passed = re.search(r"(\d+) passed", main_job.stdout)
+    assert passed is not None and int(passed.group(1)) >= 2, main_job.stdout[-2000:]
     assert (REPO / "reports" / "html" / "index.html").is_file()
     assert (REPO / "reports" / "allure-results" / "environment.properties").is_file()
     assert (REPO / "reports" / "allure-results" / "categories.json").is_file()

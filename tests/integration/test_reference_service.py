@@ -382,7 +382,14 @@ def test_health_is_healthy_on_every_replica(stack: Stack) -> None:
         assert body["status"] == "healthy"
         assert body["replica"] == name
         assert body["version"] == "8.0.0-reference"
-        assert body["checks"] == {"api": "ok", "database": "ok", "cache": "ok"}
+        assert body["checks"] == {
+            "api": "ok",
+            "database": "ok",
+            "cache": "ok",
+            "secrets": "ok",
+            # This stack runs no Weaviate (PRECEDENT_BACKEND unset): reported, not an error.
+            "precedent_store": "not_configured",
+        }
         assert isinstance(body["timestamp"], float)
 
 
@@ -544,7 +551,13 @@ def test_redis_outage_degrades_but_keeps_serving(stack: Stack) -> None:
         assert response.status_code == 200
         body = response.json()
         assert body["status"] == "degraded"
-        assert body["checks"] == {"api": "ok", "database": "ok", "cache": "error"}
+        assert body["checks"] == {
+            "api": "ok",
+            "database": "ok",
+            "cache": "error",
+            "secrets": "ok",
+            "precedent_store": "not_configured",
+        }
         result = _deliberate(app, "cache is down", "redis-down")
         assert result.status_code == 200, result.text
         assert result.json()["degraded_components"] == ["cache"]

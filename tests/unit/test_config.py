@@ -71,6 +71,8 @@ def test_embedded_configuration_describes_the_local_stack() -> None:
         'status == "healthy"',
         'checks.database == "ok"',
         'checks.cache == "ok"',
+        'checks.secrets == "ok"',
+        'checks.precedent_store in ["ok", "not_configured"]',
     ]
     (deliberate,) = config.target.critical_endpoints
     assert (deliberate.method, deliberate.auth) == ("POST", True)
@@ -81,11 +83,14 @@ def test_embedded_configuration_describes_the_local_stack() -> None:
         "database": "postgres",
         "cache": "redis",
         "proxy": "proxy",
+        "vector_store": "weaviate",
+        "vault": "vault",
+        "secrets-manager": "secrets-manager",
     }
     assert components["cache"].tier == "non_critical"
     assert components["database"].workload == "statefulset/postgres"
     assert (config.stack.app_replicas, config.stack.max_app_replicas) == (2, 5)
-    assert config.verification.window_seconds == 3.0
+    assert config.verification.window_seconds == 5.0
     assert config.verification.error_rate_max == 0.01
 
 

@@ -33,13 +33,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drillbook.stack.reference_service.auth import AuthError, Principal, bearer_token, verify_token
+from drillbook.stack.reference_service.cache_client import Address, connect_cache
 from drillbook.stack.reference_service.evidence import (
     DatabaseUnavailable,
     EvidenceRecord,
@@ -48,7 +47,15 @@ from drillbook.stack.reference_service.evidence import (
     canonical_json,
 )
 from drillbook.stack.reference_service.metrics import GroundTruth, ServiceMetrics
+from drillbook.stack.reference_service.precedents import PrecedentService, precedent_router
 from drillbook.stack.reference_service.ratelimit import FixedWindowRateLimiter
+from drillbook.stack.reference_service.secrets_loader import JWT_SECRET as JWT_SECRET_NAME
+from drillbook.stack.reference_service.secrets_loader import (
+    SecretsLoader,
+    SecretUnavailable,
+    loader_for,
+)
+from drillbook.stack.reference_service.secrets_routes import router as secrets_router
 from drillbook.stack.reference_service.settings import Settings
 
 LOGGER_NAME = "drillbook.reference_service"
@@ -56,6 +63,8 @@ TRACE_HEADER = "X-Trace-Id"
 SOURCE_HEADER = "X-Eleanor-Source"
 DATABASE = "database"
 CACHE = "cache"
+SECRETS = "secrets"
+PRECEDENT_STORE = "precedent_store"
 
 Decision = Literal["allow", "deny", "escalate"]
 _DECISIONS: tuple[Decision, ...] = ("allow", "deny", "escalate")
@@ -107,8 +116,18 @@ class DecisionCache:
     after any failure, so the next call reconnects to a restarted Redis.
     """
 
-    def __init__(self, url: str, *, timeout_seconds: float, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_seconds: float,
+        ttl_seconds: int,
+        sentinels: tuple[Address, ...] = (),
+        sentinel_master: str = "mymaster",
+    ) -> None:
         self._url = url
+        self._sentinels = sentinels
+        self._sentinel_master = sentinel_master
         self._timeout = timeout_seconds
         self._ttl = ttl_seconds
         self._client: Redis | None = None
@@ -147,12 +166,11 @@ class DecisionCache:
 
     def _get_client(self) -> Redis:
         if self._client is None:
-            self._client = Redis.from_url(
+            self._client = connect_cache(
                 self._url,
-                socket_connect_timeout=self._timeout,
-                socket_timeout=self._timeout,
-                retry=Retry(NoBackoff(), 1),
-                decode_responses=True,
+                sentinels=self._sentinels,
+                master_name=self._sentinel_master,
+                timeout_seconds=self._timeout,
             )
         return self._client
 
@@ -286,18 +304,25 @@ def _request_trace_id(request: Request) -> str:
     return header[:200] if header else uuid.uuid4().hex
 
 
-def require_auth(request: Request) -> Principal | None:
-    """FastAPI dependency: verify the bearer token when auth is enabled (401 otherwise)."""
+async def require_auth(request: Request) -> Principal | None:
+    """FastAPI dependency: verify the bearer token when auth is enabled (401 otherwise).
+
+    The secret comes from the configured secrets provider (secrets_loader.py); when it cannot
+    be loaded the answer is 503 naming the provider and path: nobody gets in without it.
+    """
     service: ServiceState = request.app.state.service
     settings = service.settings
     if not settings.auth_enabled:
         return None
     trace_id = _request_trace_id(request)
-    if not settings.jwt_secret:
-        raise ApiError(503, "authentication is enabled but JWT_SECRET is not set", trace_id)
+    loader: SecretsLoader = request.app.state.secrets
+    try:
+        secret = await loader.get(JWT_SECRET_NAME)
+    except SecretUnavailable as exc:
+        raise ApiError(503, f"JWT secret unavailable: {exc}", trace_id) from None
     try:
         token = bearer_token(request.headers.get("Authorization"))
-        return verify_token(token, settings.jwt_secret, algorithm=settings.jwt_algorithm)
+        return verify_token(token, secret, algorithm=settings.jwt_algorithm)
     except AuthError as exc:
         raise ApiError(401, str(exc), trace_id, headers={"WWW-Authenticate": "Bearer"}) from None
 
@@ -347,12 +372,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.redis_url,
             timeout_seconds=settings.cache_timeout_seconds,
             ttl_seconds=settings.cache_ttl_seconds,
+            sentinels=settings.cache_sentinels,
+            sentinel_master=settings.cache_sentinel_master,
         ),
         metrics=ServiceMetrics(ground_truth),
         ground_truth=ground_truth,
         limiter=FixedWindowRateLimiter(settings.rate_limit, settings.rate_window_seconds),
         logger=logger,
     )
+
+    precedents = PrecedentService.from_settings(settings, logger)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -364,8 +393,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.rate_limit,
             settings.rate_window_seconds,
         )
-        if settings.auth_enabled and not settings.jwt_secret:
-            logger.error("AUTH_ENABLED is true but JWT_SECRET is empty: protected calls get 503")
+        # Before serving: a replica that answers already holds its secrets (or says why not).
+        problems = await secrets.warm_up()
+        logger.info("secrets provider=%s", secrets.provider)
+        for problem in problems.values():
+            if problem is not None:
+                logger.error("secret not loaded at start-up (protected calls get 503): %s", problem)
         # In the background, so the process serves /health at once even if Postgres is down.
         task = asyncio.create_task(service.prepare_schema())
         service.background.add(task)
@@ -376,6 +409,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for pending in list(service.background):
                 pending.cancel()
             await service.cache.close()
+            await precedents.close()
 
     app = FastAPI(
         title="ELEANOR reference service",
@@ -386,6 +420,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.service = service
+    secrets = loader_for(settings.secrets, jwt_secret=settings.jwt_secret)
+    app.state.secrets = secrets
+    app.include_router(secrets_router)
+    app.state.precedents = precedents
+    app.include_router(precedent_router(require_auth))
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -424,18 +463,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 return str(exc)
             return None
 
-        db_error, cache_error = await asyncio.gather(check_database(), check_cache())
+        # Weaviate is checked beside the others, through the same gRPC path searches use.
+        precedent_task = asyncio.ensure_future(precedents.health(timeout))
+        db_error, cache_error, secret_problems = await asyncio.gather(
+            check_database(), check_cache(), secrets.check()
+        )
+        # Without its JWT secret the service can authenticate nobody: unhealthy, not degraded.
+        jwt_error = secret_problems[JWT_SECRET_NAME] if settings.auth_enabled else None
+        secrets_error = "; ".join(p for p in secret_problems.values() if p is not None) or None
         service.dependency_result(DATABASE, db_error is None, db_error or "")
         service.dependency_result(CACHE, cache_error is None, cache_error or "")
+        service.dependency_result(SECRETS, secrets_error is None, secrets_error or "")
+        precedent_check, precedent_error = await precedent_task
+        service.dependency_result(PRECEDENT_STORE, precedent_error is None, precedent_error or "")
         errors = {
             name: reason
-            for name, reason in ((DATABASE, db_error), (CACHE, cache_error))
+            for name, reason in (
+                (DATABASE, db_error),
+                (CACHE, cache_error),
+                (SECRETS, secrets_error),
+                (PRECEDENT_STORE, precedent_error),
+            )
             if reason is not None
         }
         service.metrics.set_degraded_components(len(errors))
-        if db_error is not None:
+        if db_error is not None or jwt_error is not None:
             status, code = "unhealthy", 503
-        elif cache_error is not None:
+        elif cache_error is not None or secrets_error is not None or precedent_error is not None:
             status, code = "degraded", 200
         else:
             status, code = "healthy", 200
@@ -448,7 +502,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "api": "ok",
                 DATABASE: "error" if db_error is not None else "ok",
                 CACHE: "error" if cache_error is not None else "ok",
+                SECRETS: "error" if secrets_error is not None else "ok",
+                PRECEDENT_STORE: precedent_check,
             },
+            "secrets": {"provider": secrets.provider}
+            | {name: "ok" if why is None else "error" for name, why in secret_problems.items()},
             "timestamp": time.time(),
             "process": {
                 "pid": ground_truth.pid,

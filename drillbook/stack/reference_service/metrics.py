@@ -21,7 +21,7 @@ from typing import TextIO
 
 GROUND_TRUTH_LOG_PREFIX = "drillbook-ground-truth first_served_request"
 #: Paths that never count as a served request (the reverse proxy's liveness probe).
-NOT_SERVED_PATHS = frozenset({"/livez"})
+NOT_SERVED_PATHS = frozenset({"/livez", "/readyz"})  # probes of the platform, not users
 
 
 @dataclass(frozen=True)

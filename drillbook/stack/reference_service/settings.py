@@ -11,6 +11,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from drillbook.stack.reference_service.cache_client import (
+    DEFAULT_SENTINEL_MASTER,
+    Address,
+    CacheSettingsError,
+    sentinel_settings,
+)
+from drillbook.stack.reference_service.precedent_settings import (
+    PrecedentSettings,
+    PrecedentSettingsError,
+)
+from drillbook.stack.reference_service.secrets_loader import SecretsSettings, SecretsSettingsError
+
 DEFAULT_DATABASE_URL = "postgresql://eleanor@127.0.0.1:5432/eleanor_v8"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_VERSION = "8.0.0-reference"
@@ -31,6 +43,9 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
+    #: Sentinels to ask for the cache's master (`ELEANOR_CACHE__SENTINELS`); empty: `redis_url`.
+    cache_sentinels: tuple[Address, ...] = ()
+    cache_sentinel_master: str = DEFAULT_SENTINEL_MASTER
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_algorithm: str = "HS256"
     auth_enabled: bool = True
@@ -48,6 +63,11 @@ class Settings:
     cache_timeout_seconds: float = 0.5
     #: Lifetime of the cached decision `deliberation:{trace_id}`.
     cache_ttl_seconds: int = 300
+    #: Where the JWT secret and the LLM API key come from (ELEANOR_SECURITY__*, see
+    #: secrets_loader.py); the default `env` provider reads JWT_SECRET as before.
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    #: The precedent store (PRECEDENT_BACKEND, WEAVIATE_URL, ...; see precedent_settings.py).
+    precedents: PrecedentSettings = field(default_factory=PrecedentSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,9 +79,15 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         secret = env.get("JWT_SECRET") or None
+        try:
+            sentinels, sentinel_master = sentinel_settings(env)
+        except CacheSettingsError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
             database_url=env.get("ELEANOR_DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=env.get("ELEANOR_CACHE__REDIS_URL") or DEFAULT_REDIS_URL,
+            cache_sentinels=sentinels,
+            cache_sentinel_master=sentinel_master,
             jwt_secret=secret,
             jwt_algorithm=_algorithm(env.get("JWT_ALGORITHM") or "HS256"),
             auth_enabled=_bool(env, "AUTH_ENABLED", default=True),
@@ -71,7 +97,23 @@ class Settings:
                 env, "ELEANOR_RATE_WINDOW_SECONDS", DEFAULT_RATE_WINDOW_SECONDS
             ),
             version=env.get("ELEANOR_VERSION") or DEFAULT_VERSION,
+            secrets=_secrets(env),
+            precedents=_precedents(env),
         )
+
+
+def _precedents(env: Mapping[str, str]) -> PrecedentSettings:
+    try:
+        return PrecedentSettings.from_env(env)
+    except PrecedentSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _secrets(env: Mapping[str, str]) -> SecretsSettings:
+    try:
+        return SecretsSettings.from_env(env)
+    except SecretsSettingsError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _algorithm(value: str) -> str:

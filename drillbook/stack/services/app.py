@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from drillbook.platforms.local import LocalComponent
+from drillbook.stack.launch import env_file_of, launch_command
 from drillbook.stack.layout import Program
 from drillbook.stack.probing import http_ready
 from drillbook.stack.services.base import StackContext
@@ -45,7 +46,11 @@ class AppService:
                 Program(
                     group="app",
                     name=f"app-{index}",
-                    command=app_command(port),
+                    # Through the launcher, so the plan's `kubectl set env` has a local
+                    # equivalent (LocalPlatform.set_env writes the overlay it reads).
+                    command=launch_command(
+                        app_command(port), env_file=env_file_of(ctx.run_dir, "app")
+                    ),
                     environment={
                         **ctx.app_env,
                         "JWT_SECRET": ctx.secrets["jwt"],
@@ -64,6 +69,7 @@ class AppService:
                 group="app",
                 processes=names,
                 desired=stack.app_replicas,
+                env_file=env_file_of(stack.run_dir, "app"),
                 readiness={
                     name: http_ready(f"http://127.0.0.1:{port}/livez")
                     for name, port in zip(names, stack.app_ports, strict=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,7 @@ class PostgresService:
         pg_bin = postgres_bin_dir(ctx.settings.postgres_bin_dir)
         port = ctx.take_port("postgres")
         user = init_cluster(pg_bin, ctx.run_dir)
+        archive = prepare_wal_archive(ctx.run_dir, user)
         ctx.app_env["ELEANOR_DATABASE_URL"] = database_dsn(port)
         return [
             Program(
@@ -55,6 +57,12 @@ class PostgresService:
                     str(ctx.run_dir / "pgsocket"),
                     "-c",
                     "listen_addresses=127.0.0.1",
+                    # Continuous WAL archiving into the run directory: with base backups, the
+                    # point-in-time recovery of drillbook.backup.pitr.
+                    "-c",
+                    "archive_mode=on",
+                    "-c",
+                    f"archive_command={wal_archive_command(archive)}",
                 ],
                 user=user,
                 # SIGINT is PostgreSQL's "fast shutdown": quick and clean for teardown.
@@ -80,9 +88,12 @@ class PostgresService:
         create_database(admin_dsn(stack.port("postgres")))
 
 
-def init_cluster(pg_bin: Path, run_dir: Path) -> str | None:
-    """initdb a private cluster; returns the user the server must run as (None: ourselves)."""
-    data = run_dir / "pgdata"
+def init_cluster(pg_bin: Path, run_dir: Path, data_dir: Path | None = None) -> str | None:
+    """initdb a private cluster; returns the user the server must run as (None: ourselves).
+
+    `data_dir` (default: run_dir/pgdata) lets a restore build a scratch cluster beside it.
+    """
+    data = data_dir or run_dir / "pgdata"
     sockets = run_dir / "pgsocket"
     sockets.mkdir(exist_ok=True)
     user: str | None = None
@@ -142,6 +153,27 @@ def require_traversable(run_dir: Path, uid: int, gid: int) -> None:
                 f"{directory} has mode {oct(mode.st_mode & 0o777)}; choose a run directory "
                 "whose parents are traversable (e.g. under /tmp), or omit stack.run_dir"
             )
+
+
+WAL_ARCHIVE_DIR = Path("backups") / "wal"
+"""The WAL archive, relative to the run directory."""
+
+
+def wal_archive_command(archive: Path) -> str:
+    """archive_command: copy a finished WAL segment into the archive, never over one there."""
+    quoted = shlex.quote(str(archive))
+    return f"test ! -f {quoted}/%f && cp %p {quoted}/%f"
+
+
+def prepare_wal_archive(run_dir: Path, user: str | None, archive: Path | None = None) -> Path:
+    """Create the WAL archive directory, writable by the server's user."""
+    archive = archive or run_dir / WAL_ARCHIVE_DIR
+    archive.mkdir(parents=True, exist_ok=True)
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(archive, entry.pw_uid, entry.pw_gid)
+    archive.chmod(0o700)
+    return archive
 
 
 def create_database(dsn: str) -> None:

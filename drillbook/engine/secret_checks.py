@@ -1,0 +1,169 @@
+"""Scenario 5's verification, as checks: secret retrieval, authentication (and that a revoked
+secret lets no one in), outbound (LLM API) calls. Application health is the plan's general
+checklist (drillbook.engine.checks).
+
+Each factory returns a `Check` (drill -> CheckResult). Tokens are minted here from secrets the
+drill holds; every secret and token is registered with the redactor before it is used, and no
+detail ever quotes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from drillbook.engine.checks import checklist_item
+from drillbook.engine.steps import Check, CheckResult, RecoveryStep
+from drillbook.errors import SecretProviderError, VerificationFailed
+from drillbook.reporting.redaction import register_secret
+from drillbook.secrets.stores import SecretStore
+from drillbook.stack.reference_service.auth import issue_token
+
+if TYPE_CHECKING:
+    from drillbook.engine.drill import Drill
+
+_TIMEOUT_SECONDS = 3.0
+_PROTECTED = "/deliberate"
+_BODY = {"input": "secrets drill: authentication check", "context": {}}
+
+
+def _url(drill: Drill, path: str) -> str:
+    base = drill.config.target.base_url
+    assert base is not None
+    return base.rstrip("/") + path
+
+
+def _call_with(drill: Drill, secret: str | None) -> int:
+    """Status code of the protected endpoint called with a token signed by `secret` (None: no
+    token at all)."""
+    headers: dict[str, str] = {}
+    if secret is not None:
+        register_secret(secret)
+        auth = drill.config.target.auth
+        token = issue_token(secret, subject="drillbook-secrets-check", algorithm=auth.algorithm)
+        register_secret(token)
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        response = httpx.post(
+            _url(drill, _PROTECTED), json=_BODY, headers=headers, timeout=_TIMEOUT_SECONDS
+        )
+    except httpx.HTTPError:
+        return 0
+    return response.status_code
+
+
+def secret_retrieval(store: SecretStore, *, app_provider: str) -> Check:
+    """The provider serves the secrets again, and the application loaded them from
+    `app_provider` ("env" after the plan's Option A)."""
+
+    @checklist_item("secret retrieval verified")
+    def check(drill: Drill) -> CheckResult:
+        provider_ok: dict[str, str] = {}
+        for path in store.paths.all():
+            try:
+                store.provider.get(path)
+                provider_ok[store.location(path)] = "readable"
+            except SecretProviderError as exc:
+                provider_ok[store.location(path)] = type(exc).__name__
+        try:
+            health = httpx.get(_url(drill, "/health"), timeout=_TIMEOUT_SECONDS).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            health = {"error": type(exc).__name__}
+        reported: dict[str, Any] = health.get("secrets", {}) if isinstance(health, dict) else {}
+        app_ok = reported.get("provider") == app_provider and all(
+            reported.get(name) == "ok" for name in ("jwt-secret", "llm-api-key")
+        )
+        # After Option A the application no longer reads the provider: only its answer counts.
+        provider_needed = app_provider != "env"
+        passed = app_ok and (not provider_needed or set(provider_ok.values()) == {"readable"})
+        return CheckResult(
+            "secret retrieval verified",
+            passed,
+            f"application loads its secrets from {reported.get('provider')!r} (expected "
+            f"{app_provider!r}): {reported}; {store.name}: {provider_ok}",
+            {"application": reported, store.name: provider_ok},
+        )
+
+    return check
+
+
+def authentication_works(valid: Callable[[], str], rejected: Sequence[str] = ()) -> Check:
+    """A token signed with the current secret gets in (200); none signed with a `rejected`
+    (revoked) secret does, nor a request without a token (401)."""
+
+    @checklist_item("authentication tested")
+    def check(drill: Drill) -> CheckResult:
+        statuses = {"valid token": _call_with(drill, valid())}
+        for index, secret in enumerate(rejected):
+            statuses[f"token signed with revoked secret #{index + 1}"] = _call_with(drill, secret)
+        statuses["no token"] = _call_with(drill, None)
+        passed = statuses["valid token"] == 200 and all(
+            code == 401 for name, code in statuses.items() if name != "valid token"
+        )
+        return CheckResult(
+            "authentication tested",
+            passed,
+            "; ".join(f"{name}: HTTP {code}" for name, code in statuses.items())
+            + " (expected 200 for the valid token, 401 for every other)",
+            statuses,
+        )
+
+    return check
+
+
+def revoked_secret_rejected(revoked: str, *, when: str) -> Check:
+    """A token signed with the revoked secret gets nobody in (anything but 2xx), `when` being
+    the moment of the drill it is checked at (e.g. "during recovery")."""
+
+    @checklist_item(f"revoked secret rejected {when}")
+    def check(drill: Drill) -> CheckResult:
+        code = _call_with(drill, revoked)
+        return CheckResult(
+            f"revoked secret rejected {when}",
+            not 200 <= code < 300,
+            f"token signed with the revoked secret: HTTP {code} (expected a refusal)",
+            {"status": code},
+        )
+
+    return check
+
+
+@checklist_item("LLM API calls tested")
+def outbound_calls_work(drill: Drill) -> CheckResult:
+    """The application loads its LLM API key and an outbound call with it succeeds."""
+    try:
+        response = httpx.get(_url(drill, "/outbound/check"), timeout=_TIMEOUT_SECONDS)
+        body: Any = response.json()
+        code = response.status_code
+    except (httpx.HTTPError, ValueError) as exc:
+        body, code = {"error": type(exc).__name__}, 0
+    return CheckResult(
+        "LLM API calls tested",
+        code == 200 and isinstance(body, dict) and body.get("call") == "ok",
+        f"GET /outbound/check: HTTP {code} {body}",
+        {"status": code, "answer": body},
+    )
+
+
+def check_now(drill: Drill, check: Check) -> CheckResult:
+    """Run one check at this moment of the drill (not after recovery), record it with the
+    drill's results and the timeline, and fail the drill at once if it does not hold."""
+    result = check(drill)
+    drill.check_results.append(result)
+    drill.note(f"check: {result.name}", passed=result.passed, detail=result.detail)
+    if not result.passed:
+        raise VerificationFailed(f"{result.name}: {result.detail}")
+    return result
+
+
+def check_step(drill: Drill, check: Check) -> RecoveryStep:
+    """A check run as a step of the runbook, at that point of the recovery (via `check_now`)."""
+    name = str(getattr(check, "check_name", "check"))
+
+    def run() -> Mapping[str, Any]:
+        result = check_now(drill, check)
+        return {"passed": result.passed, "detail": result.detail}
+
+    return RecoveryStep(name=f"verify: {name}", command=f"verify: {name}", run=run)

@@ -1,0 +1,133 @@
+"""Secrets-provider faults (scenario 5): the secret deleted or revoked, the application's access
+revoked, the provider down.
+
+Every undo is data (an `UndoAction` executed by drillbook.secrets.stores.SecretsUndo, or by the
+platform): on the embedded stack it returns the provider to the stack's seeded state, which is
+also right after a rotation; elsewhere it restores the deleted secret. No undo carries a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from drillbook.engine.steps import Fault
+from drillbook.engine.undo import UndoAction
+from drillbook.errors import InvalidDrill
+from drillbook.platforms.base import Platform
+from drillbook.secrets.stores import UNDO_PLATFORM, SecretStore
+
+APP_COMPONENT = "app"
+"""Whose logs show the effect (the report attaches the affected component's log tails)."""
+
+
+def _undo(store: SecretStore, description: str, path: str | None = None) -> UndoAction:
+    if store.seed:
+        return UndoAction(
+            description=f"{description}: back to the stack's seeded state",
+            platform=UNDO_PLATFORM,
+            verb="reseed",
+            args={"provider": store.name, "component": APP_COMPONENT},
+        )
+    if path is None:
+        raise InvalidDrill(
+            f"no automatic undo for this fault on secrets provider '{store.name}' outside the "
+            "embedded stack; drill it where the provider's state can be restored"
+        )
+    return UndoAction(
+        description=description,
+        platform=UNDO_PLATFORM,
+        verb="restore_secret",
+        args={"provider": store.name, "path": path, "component": APP_COMPONENT},
+    )
+
+
+def delete_secret(store: SecretStore, path: str | None = None) -> Fault:
+    """The secret deleted at the provider: AWS with its recovery window, Vault's KV v2 soft
+    delete (both restorable, as an operator's mistake usually is)."""
+    target = path or store.paths.jwt_secret
+
+    def inject() -> Mapping[str, Any]:
+        store.provider.delete(target)
+        return {"provider": store.name, "secret": store.location(target)}
+
+    how = (
+        f"with a {getattr(store.provider, 'recovery_window_days', 0)}-day recovery window"
+        if store.name == "aws"
+        else "soft delete"
+    )
+    return Fault(
+        name=f"delete-secret-{store.name}",
+        description=f"delete {store.location(target)} in {store.name} ({how})",
+        inject=inject,
+        undo=_undo(store, f"restore {store.location(target)} in {store.name}", target),
+    )
+
+
+def revoke_secret(store: SecretStore, path: str | None = None) -> Fault:
+    """The JWT secret revoked because it leaked: deleted at the provider, and its value must
+    never be accepted again (recovery rotates it; the drill checks the old one stays out)."""
+    target = path or store.paths.jwt_secret
+
+    def inject() -> Mapping[str, Any]:
+        store.provider.delete(target)
+        return {"provider": store.name, "secret": store.location(target), "revoked": True}
+
+    return Fault(
+        name=f"revoke-secret-{store.name}",
+        description=f"revoke the leaked {store.location(target)} in {store.name}",
+        inject=inject,
+        undo=_undo(store, f"put {store.location(target)} back in {store.name}"),
+    )
+
+
+def revoke_access(store: SecretStore) -> Fault:
+    """The application's access revoked: its Vault token (`vault token revoke`)."""
+    access = store.access
+    if access is None:
+        raise InvalidDrill(
+            f"revoking the application's access needs its credentials to '{store.name}', which "
+            "drillbook only knows on the embedded stack (its Vault token file)"
+        )
+
+    def inject() -> Mapping[str, Any]:
+        access.revoke()
+        return {"provider": store.name, "revoked": "the application's token"}
+
+    return Fault(
+        name=f"revoke-access-{store.name}",
+        description=f"revoke the application's {store.name} token",
+        inject=inject,
+        undo=_undo(store, f"re-issue the application's {store.name} token"),
+    )
+
+
+def take_provider_down(platform: Platform, store: SecretStore) -> Fault:
+    """The provider down: every process serving it killed through the platform."""
+    component = store.component
+    if component is None:
+        raise InvalidDrill(
+            f"secrets provider '{store.name}' has no platform component to take down; set "
+            f"[secrets.{store.name}] component (a managed service cannot be killed from here)"
+        )
+
+    def inject() -> Mapping[str, Any]:
+        killed = platform.kill(component, count="all")
+        return {"provider": store.name, "killed": [r.name for r in killed]}
+
+    undo = (
+        _undo(store, f"start {component} again")
+        if store.seed
+        else UndoAction(
+            description=f"bring {component} back to its desired replicas",
+            platform=platform.name,
+            verb="reconcile",
+            args={"component": component},
+        )
+    )
+    return Fault(
+        name=f"provider-down-{store.name}",
+        description=f"take {store.name} down: kill every replica of {component} (SIGKILL)",
+        inject=inject,
+        undo=undo,
+    )

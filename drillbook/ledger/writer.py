@@ -1,0 +1,369 @@
+"""The ledger writer: a drill companion that writes, remembers every acknowledgement, and judges.
+
+From before the fault to the end of the drill it sends numbered writes through the target's own
+write path at a steady rate (ELEANOR: `POST /deliberate` with a bearer token and the trace id
+`drill-<run>-<seq>`), bounded in count and time. Every acknowledgement is kept in memory and in
+an append-only file outside the blast radius. When the drill asserts its objectives the writer
+reads back what survived (drillbook.ledger.sources), compares (drillbook.ledger.checker) and
+reports each breach of the plan's data objectives as an "RPO breach".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from drillbook.config.durations import format_duration
+from drillbook.config.model import LedgerSettings, Objectives
+from drillbook.core.clock import Clock, SystemClock
+from drillbook.engine.companions import Attachment
+from drillbook.errors import ConfigError, InvalidDrill, VerificationFailed
+from drillbook.ledger.acks import AckFile, Acknowledgement, FailedWrite
+from drillbook.ledger.chain import ChainReport
+from drillbook.ledger.checker import LedgerCheck, check_ledger
+from drillbook.ledger.sources import (
+    HttpSource,
+    JsonlSource,
+    ReadBackFailed,
+    RecordSource,
+    TableSource,
+)
+from drillbook.probes.auth import TokenProvider
+
+if TYPE_CHECKING:
+    from drillbook.engine.drill import Drill, DrillIdentity
+    from drillbook.target import Target
+
+DEFAULT_ACK_DIR = Path(".drillbook") / "ledger"
+_FIRST_LOST_SHOWN = 20
+
+
+def new_run_id() -> str:
+    """A run id that sorts by time and never repeats: 20261127T154000-3f9a1c."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+class LedgerWriter:
+    """Numbered writes at a steady rate, their acknowledgements, and the data-loss verdict."""
+
+    name = "ledger"
+
+    def __init__(
+        self,
+        settings: LedgerSettings,
+        *,
+        objectives: Objectives,
+        base_url: str,
+        source: RecordSource,
+        ack_dir: Path,
+        tokens: TokenProvider | None = None,
+        headers: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+        clock: Clock | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        assert settings.write_path, "a LedgerWriter needs ledger.write_path"
+        self.settings = settings
+        self.objectives = objectives
+        self.source = source
+        self.run_id = run_id or new_run_id()
+        self.ack_path = ack_dir / f"{self.run_id}.jsonl"
+        self._url = base_url.rstrip("/") + settings.write_path
+        self._tokens = tokens
+        self._headers = dict(headers or {})
+        self._clock = clock or SystemClock()
+        self._client = client or httpx.Client(timeout=settings.timeout_seconds)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._acks: list[Acknowledgement] = []
+        self._failures: list[FailedWrite] = []
+        self._attempted: list[str] = []
+        self._file: AckFile | None = None
+        self.stopped_because: str | None = None
+        self.last_check: LedgerCheck | None = None
+        self.last_chain: ChainReport | None = None
+        self.check_error: str | None = None
+        self.records_before: int | None = None
+        self.records_after: int | None = None
+
+    @property
+    def prefix(self) -> str:
+        """Every trace id this writer sends starts with this."""
+        return f"drill-{self.run_id}-"
+
+    def trace_id(self, seq: int) -> str:
+        return f"{self.prefix}{seq}"
+
+    # -- companion -------------------------------------------------------------------------
+    def start(self, drill: Drill | None = None) -> None:
+        try:
+            # Read the store once before anything is written: a source that cannot be read is
+            # a configuration problem to report now, not a data loss to find after the fault.
+            self.records_before = self.source.count()
+        except ReadBackFailed as exc:
+            raise InvalidDrill(
+                f"the write ledger cannot read back its store before the drill ({exc}); nothing "
+                "was injected. Fix [ledger] source / table / dsn_env / jsonl_path, or remove "
+                "ledger.write_path to drill without measuring data loss."
+            ) from None
+        self._file = AckFile(self.ack_path)
+        self._thread = threading.Thread(target=self._run, name="drillbook-ledger", daemon=True)
+        self._thread.start()
+
+    def stop(self, drill: Drill | None = None) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.timeout_seconds + 2.0)
+        if self._file is not None:
+            self._file.close()
+        self._client.close()
+        # A last read-back covering every acknowledgement, so each drill reports its figures
+        # even if it never asserted its objectives (a failed drill most of all).
+        self.check(drill.fault_at if drill is not None else None, final=True)
+
+    def figures(self) -> Mapping[str, Any]:
+        with self._lock:
+            acknowledged, failed = len(self._acks), len(self._failures)
+            attempted = len(self._attempted)
+        figures: dict[str, Any] = {
+            "run": self.run_id,
+            "records": self.settings.records,
+            "source": self.source.description,
+            "write_path": self.settings.write_path,
+            "rate_per_second": self.settings.rate_per_second,
+            "attempted": attempted,
+            "acknowledged": acknowledged,
+            "failed_writes": failed,
+            "writer_stopped": self.stopped_because,
+            "ack_file": str(self.ack_path),
+            "records_before": self.records_before,
+            "records_after": self.records_after,
+        }
+        if self.last_check is not None:
+            figures.update(self.last_check.figures())
+            figures["first_lost"] = self.last_check.first_lost(_FIRST_LOST_SHOWN)
+        if self.check_error is not None:
+            figures["check_error"] = self.check_error
+        figures["chain"] = self.last_chain.figures() if self.last_chain is not None else None
+        return figures
+
+    def attachments(self) -> list[Attachment]:
+        figures = dict(self.figures())
+        first_lost = figures.pop("first_lost", [])
+        attachments = [
+            Attachment("ledger summary", json.dumps(figures, indent=2), "application/json")
+        ]
+        if first_lost:
+            attachments.append(
+                Attachment(
+                    "ledger first lost writes", json.dumps(first_lost, indent=2), "application/json"
+                )
+            )
+        return attachments
+
+    # -- the verdict -----------------------------------------------------------------------
+    def snapshot(self) -> tuple[list[Acknowledgement], list[FailedWrite], list[str]]:
+        with self._lock:
+            return list(self._acks), list(self._failures), list(self._attempted)
+
+    def check(self, fault_at: float | None, *, final: bool = False) -> LedgerCheck | None:
+        """Read back now and compare with every acknowledgement received so far."""
+        with self._lock:
+            acks = list(self._acks)
+            sent_before = list(self._attempted)
+        try:
+            stored = self.source.read(self.prefix, sent_before)
+            # Taken after the read: whatever is stored was sent before it was stored, so a
+            # write stored during the read is "sent, not yet acknowledged", never "unexpected".
+            with self._lock:
+                attempted = set(self._attempted)
+            result = check_ledger(
+                acks,
+                stored,
+                attempted=attempted,
+                fault_at=fault_at,
+                checked_at=self._clock.monotonic(),
+            )
+            chain = self.source.chain()
+            self.records_after = self.source.count()
+        except ReadBackFailed as exc:
+            self.check_error = str(exc)
+            if final:
+                return None
+            raise
+        self.last_check, self.last_chain, self.check_error = result, chain, None
+        return result
+
+    def objective_breaches(self, drill: Drill) -> list[str]:
+        """The plan's data objectives, judged on a read-back made now; one message per breach."""
+        try:
+            result = self.check(drill.fault_at)
+        except ReadBackFailed as exc:
+            raise VerificationFailed(
+                f"data loss not measured: {exc}; the store must be readable after recovery"
+            ) from None
+        assert result is not None
+        return breaches_of(result, records=self.settings.records, objectives=self.objectives)
+
+    # -- the writer thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        interval = 1.0 / self.settings.rate_per_second
+        started = time.monotonic()
+        deadline = started + self.settings.max_duration_seconds
+        due = started
+        for seq in range(1, self.settings.max_writes + 1):
+            delay = due - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                self.stopped_because = "drill finished"
+                return
+            if self._stop.is_set():
+                self.stopped_because = "drill finished"
+                return
+            if time.monotonic() >= deadline:
+                self.stopped_because = (
+                    f"ledger.max_duration ({format_duration(self.settings.max_duration_seconds)})"
+                )
+                return
+            self._write(seq)
+            # A steady rate: after a slow write (a timeout during the outage) the schedule
+            # moves on rather than firing the missed writes in a burst.
+            due = max(due + interval, time.monotonic() - interval)
+        self.stopped_because = f"ledger.max_writes ({self.settings.max_writes})"
+
+    def _write(self, seq: int) -> None:
+        trace_id = self.trace_id(seq)
+        with self._lock:
+            self._attempted.append(trace_id)
+        body = {
+            "input": f"drillbook ledger write {seq}",
+            "context": {"drillbook_run": self.run_id, "sequence": seq},
+            "trace_id": trace_id,
+        }
+        headers = dict(self._headers)
+        sent = self._clock.monotonic()
+        try:
+            if self._tokens is not None:
+                headers.update(self._tokens.headers())
+            response = self._client.post(self._url, json=body, headers=headers)
+        except (httpx.HTTPError, ConfigError) as exc:
+            self._fail(seq, trace_id, sent, f"{type(exc).__name__}: {exc}")
+            return
+        if response.status_code != 200:
+            self._fail(seq, trace_id, sent, f"HTTP {response.status_code}")
+            return
+        ack_monotonic, ack_wall = self._clock.monotonic(), self._clock.wall()
+        try:
+            document = response.json()
+        except ValueError:
+            document = {}
+        document = document if isinstance(document, dict) else {}
+        digest, sequence = document.get("record_hash"), document.get("sequence")
+        ack = Acknowledgement(
+            seq=seq,
+            trace_id=trace_id,
+            sent_monotonic=sent,
+            ack_monotonic=ack_monotonic,
+            ack_wall=ack_wall,
+            record_hash=digest if isinstance(digest, str) else None,
+            store_sequence=sequence if isinstance(sequence, int) else None,
+        )
+        with self._lock:
+            self._acks.append(ack)
+        if self._file is not None:
+            self._file.append(ack)
+
+    def _fail(self, seq: int, trace_id: str, sent: float, error: str) -> None:
+        failure = FailedWrite(seq, trace_id, sent, self._clock.monotonic(), error)
+        with self._lock:
+            self._failures.append(failure)
+        if self._file is not None:
+            self._file.append(failure)
+
+
+def breaches_of(result: LedgerCheck, *, records: str, objectives: Objectives) -> list[str]:
+    """The plan's data objectives against one check: each breach says "RPO breach"."""
+    breaches: list[str] = []
+    lost = len(result.lost)
+    if records == "evidence" and lost > objectives.evidence_loss_allowed:
+        breaches.append(
+            f"RPO breach: {lost} acknowledged evidence record(s) lost, "
+            f"{objectives.evidence_loss_allowed} allowed (evidence is an immutable audit log: "
+            f"the plan allows zero loss); {result.describe()}"
+        )
+    if result.rpo_seconds > objectives.rpo_seconds:
+        breaches.append(
+            f"RPO breach: writes acknowledged up to {result.rpo_seconds:.3f}s before the "
+            f"{result.reference} were lost, beyond the RPO objective of "
+            f"{format_duration(objectives.rpo_seconds)} by "
+            f"{result.rpo_seconds - objectives.rpo_seconds:.3f}s; {result.describe()}"
+        )
+    return breaches
+
+
+# --------------------------------------------------------------------------- construction
+
+
+def record_source(target: Target) -> RecordSource:
+    """The read-back source the configuration names, wired to the target."""
+    settings = target.config.ledger
+    if settings.source == "table":
+        if settings.dsn_env:
+            dsn = os.environ.get(settings.dsn_env, "")
+            if not dsn:
+                raise ConfigError(
+                    f"{target.config.source}: key 'ledger.dsn_env': the environment variable "
+                    f"'{settings.dsn_env}' holding the DSN is not set; export it before the drill"
+                )
+        elif target.stack is not None:
+            dsn = target.stack.database_dsn
+        else:
+            raise ConfigError(
+                f"{target.config.source}: key 'ledger.dsn_env': found nothing, expected the "
+                'environment variable holding the DSN of ledger.table (source = "table")'
+            )
+        return TableSource(dsn, settings.table)
+    if settings.source == "jsonl":
+        assert settings.jsonl_path is not None  # the loader requires it
+        return JsonlSource(Path(settings.jsonl_path))
+    return HttpSource(
+        target.base_url,
+        settings.read_path,
+        tokens=target.tokens,
+        headers=target.config.probing.headers,
+        timeout_seconds=max(settings.timeout_seconds, 5.0),
+    )
+
+
+def ack_directory(target: Target) -> Path:
+    """Outside the blast radius: the stack's run directory (not its data), or .drillbook/."""
+    settings = target.config.ledger
+    if settings.ack_dir:
+        return Path(settings.ack_dir)
+    if target.stack is not None:
+        return target.stack.run_dir / "ledger"
+    return DEFAULT_ACK_DIR
+
+
+def ledger_companion(target: Target, identity: DrillIdentity) -> LedgerWriter | None:
+    """The companion factory: a writer when the configuration names a write path."""
+    settings = target.config.ledger
+    if not settings.write_path:
+        return None
+    return LedgerWriter(
+        settings,
+        objectives=target.config.objectives,
+        base_url=target.base_url,
+        source=record_source(target),
+        ack_dir=ack_directory(target),
+        tokens=target.tokens,
+        headers=target.config.probing.headers,
+    )

@@ -1,0 +1,151 @@
+"""Load samples and their per-phase figures: requests, error rate, p50/p95/p99.
+
+Pure functions over recorded samples, so that every rule is unit-tested with invented numbers.
+A sample is one request of the load, as the Locust process recorded it (one JSON line each).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from drillbook.core.phases import PHASES, Phase, PhaseBounds
+
+
+@dataclass(frozen=True)
+class LoadSample:
+    """One request of the load."""
+
+    endpoint: str
+    """The endpoint's name (a probe or critical endpoint name, or "trace-read")."""
+    sent_at: float
+    """Monotonic time the request was sent (same clock as the drill's timeline)."""
+    latency_seconds: float
+    ok: bool
+    """The answer had an expected status code."""
+    http_status: int | None = None
+    """None when there was no answer (refused, reset, timeout)."""
+    throttled: bool = False
+    """HTTP 429: says nothing about health; excluded from the error rate."""
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok and not self.throttled
+
+
+def sample_from_json(line: str, *, wall_offset: float, local_node: str) -> LoadSample | None:
+    """Parse one recorded line; None for a torn or foreign line.
+
+    `wall_offset` (monotonic - wall) maps the wall-clock send time of samples recorded on
+    another machine (a remote Locust worker) onto this machine's monotonic clock.
+    """
+    try:
+        raw: Any = json.loads(line)
+        sent = float(raw["t"]) if raw.get("n") == local_node else float(raw["w"]) + wall_offset
+        status = raw.get("s")
+        return LoadSample(
+            endpoint=str(raw["e"]),
+            sent_at=sent,
+            latency_seconds=float(raw["l"]),
+            ok=bool(raw["ok"]),
+            http_status=int(status) if status else None,
+            throttled=status == 429,
+            error=str(raw.get("x", ""))[:300],
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """The nearest-rank percentile (fraction 0..1) of `values`; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class PhaseStats:
+    """The load's figures in one phase of a drill."""
+
+    phase: Phase
+    requests: int
+    """Requests sent in the phase (throttled ones included)."""
+    errors: int
+    """Requests without an expected answer (throttled ones excluded)."""
+    throttled: int
+    seconds: float
+    """Length of the phase as seen by the load (first to last request sent)."""
+    p50_seconds: float | None
+    p95_seconds: float | None
+    p99_seconds: float | None
+    """Latency percentiles of the successful requests."""
+
+    @property
+    def judged(self) -> int:
+        return self.requests - self.throttled
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.judged if self.judged else None
+
+    @property
+    def requests_per_second(self) -> float | None:
+        return self.requests / self.seconds if self.seconds > 0 else None
+
+    def to_json(self) -> dict[str, Any]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 5)
+
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "throttled": self.throttled,
+            "error_rate": rounded(self.error_rate),
+            "requests_per_second": rounded(self.requests_per_second),
+            "p50_seconds": rounded(self.p50_seconds),
+            "p95_seconds": rounded(self.p95_seconds),
+            "p99_seconds": rounded(self.p99_seconds),
+        }
+
+
+def phase_stats(phase: Phase, samples: Sequence[LoadSample]) -> PhaseStats:
+    latencies = [s.latency_seconds for s in samples if s.ok]
+    times = [s.sent_at for s in samples]
+    return PhaseStats(
+        phase=phase,
+        requests=len(samples),
+        errors=sum(1 for s in samples if s.failed),
+        throttled=sum(1 for s in samples if s.throttled),
+        seconds=(max(times) - min(times)) if len(times) > 1 else 0.0,
+        p50_seconds=percentile(latencies, 0.50),
+        p95_seconds=percentile(latencies, 0.95),
+        p99_seconds=percentile(latencies, 0.99),
+    )
+
+
+def split_by_phase(
+    samples: Iterable[LoadSample], bounds: PhaseBounds
+) -> dict[Phase, list[LoadSample]]:
+    split: dict[Phase, list[LoadSample]] = {phase: [] for phase in PHASES}
+    for sample in samples:
+        split[bounds.phase_of(sample.sent_at)].append(sample)
+    return split
+
+
+def stats_by_phase(samples: Iterable[LoadSample], bounds: PhaseBounds) -> dict[Phase, PhaseStats]:
+    return {
+        phase: phase_stats(phase, group) for phase, group in split_by_phase(samples, bounds).items()
+    }
+
+
+def requests_by_endpoint(samples: Iterable[LoadSample]) -> Mapping[str, int]:
+    counts: dict[str, int] = {}
+    for sample in samples:
+        counts[sample.endpoint] = counts.get(sample.endpoint, 0) + 1
+    return dict(sorted(counts.items()))

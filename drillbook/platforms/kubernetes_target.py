@@ -1,0 +1,107 @@
+"""The target of a drill on platform `kubernetes`: a cluster reached through a kube context.
+
+Called by `drillbook.target.open_target`. It connects to the configured context (or the DR
+context), checks before anything is injected that the namespaces exist and that RBAC allows the
+drills' calls, replays undos a dead run left pending for that context, and, with
+`kubernetes.probes = "pod-readiness"`, serves the pods' readiness as the probes' base URL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+
+from drillbook.config.model import DrillbookConfig
+from drillbook.engine.undo import UndoJournal, replay_pending
+from drillbook.errors import InvalidDrill
+from drillbook.platforms.kubernetes import KubernetesPlatform
+from drillbook.platforms.pod_view import PodReadinessView
+from drillbook.probes.auth import TokenProvider
+from drillbook.target import Target
+
+log = logging.getLogger(__name__)
+
+
+def journal_path(context: str, server: str, root: Path | None = None) -> Path:
+    """The undo journal of one cluster: a run that dies leaves its pending undos where the next
+    run against the same context and API server looks (two clusters that happen to share a
+    context name never replay each other's undos)."""
+    base = (
+        root
+        or Path(os.environ.get("DRILLBOOK_CACHE", Path.home() / ".cache" / "drillbook"))
+        / "undo"
+        / "kubernetes"
+    )
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", context)
+    digest = hashlib.sha256(server.encode()).hexdigest()[:12]
+    return base / f"{safe}-{digest}.jsonl"
+
+
+def open_kubernetes_target(config: DrillbookConfig, *, context: str | None = None) -> Target:
+    """Connect to `context` (default kubernetes.context), check access, replay pending undos."""
+    settings = config.kubernetes
+    components = list(config.target.components.values())
+    if not components:
+        raise InvalidDrill(
+            f"{config.source}: platform 'kubernetes' needs [target.components.*] tables with "
+            "namespace, selector and workload (e.g. app in eleanor-v8, app=eleanor-v8, "
+            "deployment/eleanor-v8)"
+        )
+    platform = KubernetesPlatform.from_settings(settings, components, context=context)
+    closers = [platform.close]
+    try:
+        platform.check_access()
+        resolved = config
+        if settings.probes == "pod-readiness":
+            # The view gets its own connection: it answers from the prober's thread.
+            view_platform = KubernetesPlatform.from_settings(
+                settings, components, context=platform.context
+            )
+            closers.append(view_platform.close)
+            view = PodReadinessView(view_platform.observe, platform.context)
+            view.start()
+            closers.append(view.stop)
+            resolved = config.with_base_url(view.base_url)
+        kubernetes = dataclasses.replace(settings, context=platform.context)
+        resolved = dataclasses.replace(resolved, kubernetes=kubernetes)
+        journal = UndoJournal(journal_path(platform.context, platform.connection.server))
+        target = Target(
+            config=resolved,
+            platform=platform,
+            tokens=TokenProvider(resolved.target.auth),
+            journal=journal,
+        )
+        target.closers.extend(closers)
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        raise
+    # The same executors as on the local platform: undos that are not platform verbs (a secret
+    # restored in its store, a drillbook undo handler) run here too.
+    from drillbook.engine.undo_handlers import HANDLER_PLATFORM, handler_executor
+    from drillbook.secrets.stores import UNDO_PLATFORM, secrets_undo
+
+    target.undo_executors[UNDO_PLATFORM] = secrets_undo(target)
+    target.undo_executors[HANDLER_PLATFORM] = handler_executor(platform)
+    target.replayed_undos = replay_pending(journal, target.apply_undo)
+    for outcome in target.replayed_undos:
+        log.warning(
+            "replayed an undo left pending by an earlier run: %s (%s)",
+            outcome.action.description,
+            "ok" if outcome.ok else outcome.error,
+        )
+    return target
+
+
+def open_dr_target(config: DrillbookConfig) -> Target:
+    """The same components on the DR cluster (kubernetes.dr_context)."""
+    if not config.kubernetes.dr_context:
+        raise InvalidDrill(
+            f"{config.source}: key 'kubernetes.dr_context' is not set; name the DR cluster's "
+            'kube context there (e.g. dr_context = "dr-cluster")'
+        )
+    return open_kubernetes_target(config, context=config.kubernetes.dr_context)

@@ -1,0 +1,144 @@
+"""Recovery steps of the plan's scenario 3 (Cache/Redis Failure).
+
+Option A (pod failure): delete the Redis pod and wait until it is ready again.
+Option B (Sentinel): Sentinel fails over by itself; the runbook verifies the new master with
+`SENTINEL get-master-addr-by-name mymaster`, here asked of *every* Sentinel. When the old
+master's pod comes back it must rejoin as a replica; until Sentinel converts it, it is a second
+master (split brain), which is measured, not hidden.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from drillbook.config.model import CacheSettings, Component
+from drillbook.engine.steps import RecoveryStep
+from drillbook.errors import RecoveryTimeout
+from drillbook.platforms.base import Platform
+from drillbook.probes.redis import CacheNode, snapshot
+
+_POLL_SECONDS = 0.05
+
+
+def _namespace(component: Component) -> str:
+    return f" -n {component.namespace}" if component.namespace else ""
+
+
+def restart_cache(platform: Platform, cache: Component, *, ready_timeout: float) -> RecoveryStep:
+    """Option A: `kubectl delete pod ... redis-0` then `kubectl wait --for=condition=ready`."""
+
+    def run() -> Mapping[str, Any]:
+        platform.restart(cache.name)
+        waited = platform.wait_until_ready(cache.name, timeout=ready_timeout)
+        return {"ready_after_seconds": round(waited, 4)}
+
+    selector = f" -l {cache.selector}" if cache.selector else ""
+    return RecoveryStep(
+        name=f"restart {cache.name}",
+        command=(
+            f"kubectl delete pod{_namespace(cache)} redis-0 && kubectl wait "
+            f"--for=condition=ready pod{_namespace(cache)}{selector} --timeout=5m"
+        ),
+        run=run,
+    )
+
+
+def await_sentinel_failover(
+    settings: CacheSettings, *, old_master: CacheNode, fault_at: float
+) -> RecoveryStep:
+    """Option B: wait until every Sentinel names one new master, which answers as master.
+
+    The failover time is from the fault to the first moment all Sentinels agreed (polled
+    every 50 ms, so that is its resolution).
+    """
+
+    def run() -> Mapping[str, Any]:
+        deadline = fault_at + settings.failover_timeout_seconds
+        while True:
+            seen = snapshot(settings)
+            agreed = seen.agreed_master
+            if agreed is not None and agreed != old_master.address:
+                node = seen.node_at(agreed)
+                if node is not None and node.role == "master":
+                    return {
+                        "new_master": agreed,
+                        "new_master_node": node.name,
+                        "failover_seconds": round(seen.at - fault_at, 4),
+                        "sentinels": dict(seen.sentinel_masters),
+                    }
+            if time.monotonic() >= deadline:
+                raise RecoveryTimeout(
+                    f"Sentinel did not fail over within {settings.failover_timeout_seconds:.0f}s "
+                    f"of losing the master {old_master.name} ({old_master.address}): Sentinels "
+                    f"say {dict(seen.sentinel_masters)}, nodes say "
+                    f"{ {n.name: n.role or n.error for n in seen.nodes.values()} }"
+                )
+            time.sleep(_POLL_SECONDS)
+
+    return RecoveryStep(
+        name="confirm the new master",
+        command=(
+            f"redis-cli SENTINEL get-master-addr-by-name {settings.master_name} "
+            f"(on each of {len(settings.sentinels)} sentinels)"
+        ),
+        run=run,
+    )
+
+
+def restart_old_master(
+    platform: Platform, cache: Component, settings: CacheSettings, *, old_master: CacheNode
+) -> RecoveryStep:
+    """The old master's pod comes back and must rejoin as a replica of the new master.
+
+    Reports how long two nodes claimed to be master at once (split brain) and fails if the old
+    master has not rejoined within `cache.rejoin_timeout`.
+    """
+
+    def run() -> Mapping[str, Any]:
+        started = time.monotonic()
+        platform.start(cache.name)
+        deadline = started + settings.rejoin_timeout_seconds
+        split_since: float | None = None
+        split_seconds = 0.0
+        while True:
+            seen = snapshot(settings)
+            masters = seen.masters
+            if len(masters) > 1:
+                split_since = seen.at if split_since is None else split_since
+            elif split_since is not None:
+                split_seconds += seen.at - split_since
+                split_since = None
+            returned = seen.nodes.get(old_master.name)
+            agreed = seen.agreed_master
+            if (
+                returned is not None
+                and returned.role == "slave"
+                and returned.link_up
+                and agreed is not None
+                and returned.master_address == agreed
+                and len(masters) == 1
+            ):
+                return {
+                    "rejoined_after_seconds": round(seen.at - started, 4),
+                    "split_brain_seconds": round(split_seconds, 4),
+                    "master": agreed,
+                }
+            if time.monotonic() >= deadline:
+                raise RecoveryTimeout(
+                    f"the old master {old_master.name} did not rejoin as a replica within "
+                    f"{settings.rejoin_timeout_seconds:.0f}s: nodes say "
+                    f"{ {n.name: n.role or n.error for n in seen.nodes.values()} }, "
+                    f"Sentinels say {dict(seen.sentinel_masters)}"
+                )
+            time.sleep(_POLL_SECONDS)
+
+    return RecoveryStep(
+        name=f"old master {old_master.name} rejoins as replica",
+        command=(
+            f"kubectl wait --for=condition=ready pod/{old_master.name}{_namespace(cache)} "
+            "--timeout=5m && redis-cli INFO replication"
+        ),
+        run=run,
+    )

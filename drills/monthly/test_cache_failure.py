@@ -1,0 +1,83 @@
+"""Scenario 3 of the DR plan: Cache/Redis Failure.
+
+Symptoms: cache misses increasing, Redis connection errors, performance degradation.
+Recovery actions (10-20 min): Option A, pod restart (`kubectl delete pod redis-0`, then wait
+ready); Option B, failover to the standby: Sentinel fails over by itself, and the new master is
+verified with `redis-cli SENTINEL get-master-addr-by-name mymaster`.
+Verification: Redis connectivity, cache operations, cache hit rates, application performance.
+
+What the RTO measures here: the service users see, through the same front door, until it
+reports its cache healthy again (`checks.cache == "ok"` in /health). ELEANOR keeps answering
+while its cache is down (degraded, not failed: the load shows whether users saw errors), so the
+outage this RTO bounds is the loss of the cache's function, on the cache's tier (non_critical).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drillbook.config.model import Component
+from drillbook.engine.cache_checks import (
+    cache_hit_rate_reported,
+    cache_operations_work,
+    redis_connectivity,
+)
+from drillbook.engine.checks import (
+    critical_endpoints_respond,
+    error_rate_normal,
+    health_checks_pass,
+)
+from drillbook.engine.drill import Drill
+from drillbook.faults.cache import kill_cache_master
+from drillbook.faults.process import kill_replicas
+from drillbook.load.checks import load_error_rate_normal, performance_normal
+from drillbook.probes.redis import current_master
+from drillbook.runbook.cache import await_sentinel_failover, restart_cache, restart_old_master
+
+pytestmark = pytest.mark.drill(scenario="cache-failure", tier="non_critical")
+
+VERIFY = (
+    health_checks_pass,
+    critical_endpoints_respond,
+    error_rate_normal,
+    redis_connectivity,
+    cache_operations_work,
+    cache_hit_rate_reported,
+    load_error_rate_normal,
+    performance_normal,
+)
+
+
+@pytest.mark.drill(option="Option A: pod restart")
+def test_redis_lost_recovered_by_restart(drill: Drill, cache: Component) -> None:
+    """Every Redis node killed: recovered by restarting the Redis pods."""
+    current_master(drill.config.cache)  # a settled cache before the fault, or nothing happens
+    drill.inject(kill_replicas(drill.platform, cache.name, count="all"))
+    drill.wait_until_detected()
+    drill.recover(
+        restart_cache(
+            drill.platform, cache, ready_timeout=drill.config.objectives.rto_for(cache.tier)
+        )
+    )
+    drill.wait_until_recovered()
+    drill.verify(*VERIFY)
+    drill.assert_objectives()
+
+
+@pytest.mark.drill(option="Option B: Sentinel failover to the standby")
+def test_master_lost_sentinel_fails_over(drill: Drill, cache: Component) -> None:
+    """The Redis master killed: Sentinel promotes the replica; the old master rejoins."""
+    master = current_master(drill.config.cache)
+    drill.inject(kill_cache_master(drill.platform, cache.name, master))
+    drill.wait_until_detected()
+    assert drill.fault_at is not None
+    drill.recover(
+        await_sentinel_failover(drill.config.cache, old_master=master, fault_at=drill.fault_at),
+        restart_old_master(drill.platform, cache, drill.config.cache, old_master=master),
+    )
+    drill.wait_until_recovered()
+    drill.verify(*VERIFY)
+    drill.assert_objectives()
+    watched = drill.companion("cache").figures()
+    assert watched["failover_seconds"] is not None, "the cache watch saw no failover"
+    assert watched["master_after"] != master.address

@@ -1,0 +1,230 @@
+"""Scenario 5 of the DR plan: Secrets Management Failure.
+
+Symptoms: API key retrieval failures, authentication failures, LLM API call failures.
+Immediate response: check the provider (`aws secretsmanager describe-secret`, `vault status`,
+`vault read secret/eleanor/prod/jwt-secret`). Recovery (10-20 min): Option A, fall back to
+environment variables (`kubectl set env deployment/eleanor-v8 JWT_SECRET=...`); Option B, fix the
+provider (restore the secret, re-issue access, restart the provider), then restart the service.
+Verification: secret retrieval, authentication, LLM API calls, application health.
+
+The drills run per configured provider (on the embedded stack: OpenBao for Vault, a moto server
+for AWS Secrets Manager), each with its own RTO. Every provider meets each of its faults and both
+options once, within a monthly run's time:
+
+| fault                          | Vault (OpenBao)              | AWS Secrets Manager            |
+|--------------------------------|------------------------------|--------------------------------|
+| secret deleted                 | A: environment fallback      | B: restore (recovery window)   |
+| application's access revoked   | B: re-issue the token        | (IAM: not enforced by moto)    |
+| provider down                  | B: restart the provider      | A: environment fallback        |
+| secret leaked (revoked)        | B: rotate                    | B: rotate                      |
+
+A secrets drill is also a security drill: after a leaked secret is rotated, a token signed with it
+gets nobody in, during recovery and after.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import allure
+import pytest
+
+from drillbook.config.model import Component
+from drillbook.engine.checks import (
+    critical_endpoints_respond,
+    error_rate_normal,
+    health_checks_pass,
+)
+from drillbook.engine.drill import Drill
+from drillbook.engine.secret_checks import (
+    authentication_works,
+    check_now,
+    check_step,
+    outbound_calls_work,
+    revoked_secret_rejected,
+    secret_retrieval,
+)
+from drillbook.faults.secrets import delete_secret, revoke_access, revoke_secret, take_provider_down
+from drillbook.reporting.redaction import register_secret
+from drillbook.runbook.secrets import (
+    check_provider_status,
+    fall_back_to_env,
+    reissue_access,
+    reissue_tokens,
+    restart_provider,
+    restore_secret,
+    rotate_secret,
+)
+from drillbook.runbook.workloads import restart_workload
+from drillbook.secrets.stores import SecretStore
+from drillbook.target import Target
+from fixtures.secrets import break_glass
+
+pytestmark = pytest.mark.drill(scenario="secrets-management-failure", tier="critical")
+
+
+def _label(store: SecretStore) -> None:
+    """Which provider this run drills, on the report's overview."""
+    allure.dynamic.parameter("provider", store.name)
+    allure.dynamic.tag(f"secrets:{store.name}")
+
+
+def _detect_within(drill: Drill) -> float:
+    # The service caches its secrets: a revoked one shows only once the cached copy expires.
+    return drill.probing.detect_timeout_seconds + drill.config.secrets.cache_ttl_seconds
+
+
+def _ready_within(drill: Drill, app: Component) -> float:
+    return drill.config.objectives.rto_for(app.tier)
+
+
+def _verify(
+    drill: Drill,
+    store: SecretStore,
+    *,
+    app_provider: str,
+    valid: str,
+    rejected: tuple[str, ...] = (),
+) -> None:
+    """The plan's verification: secret retrieval, authentication, LLM API calls, health."""
+    drill.verify(
+        secret_retrieval(store, app_provider=app_provider),
+        authentication_works(lambda: valid, rejected),
+        outbound_calls_work,
+        health_checks_pass,
+        critical_endpoints_respond,
+        error_rate_normal,
+    )
+
+
+@pytest.mark.drill(option="Option A: fall back to environment variables", providers=("vault",))
+def test_secret_deleted_recovered_by_env_fallback(
+    secret_store: SecretStore, drill: Drill, app: Component
+) -> None:
+    """JWT secret deleted in the provider: recovered by falling back to environment variables."""
+    _label(secret_store)
+    drill.inject(delete_secret(secret_store))
+    drill.wait_until_detected(timeout=_detect_within(drill))
+    drill.recover(
+        check_provider_status(secret_store),
+        fall_back_to_env(
+            drill.platform,
+            app,
+            lambda: break_glass(secret_store),
+            ready_timeout=_ready_within(drill, app),
+        ),
+    )
+    drill.wait_until_recovered()
+    jwt = break_glass(secret_store)["jwt-secret"]
+    _verify(drill, secret_store, app_provider="env", valid=jwt)
+    drill.assert_objectives()
+
+
+@pytest.mark.drill(option="Option B: restore the secret, restart the service", providers=("aws",))
+def test_secret_deleted_recovered_by_restoring_it(
+    secret_store: SecretStore, drill: Drill, app: Component
+) -> None:
+    """JWT secret deleted in the provider: restored (recovery window / undelete), then restart."""
+    _label(secret_store)
+    drill.inject(delete_secret(secret_store))
+    drill.wait_until_detected(timeout=_detect_within(drill))
+    drill.recover(
+        check_provider_status(secret_store),
+        restore_secret(secret_store),
+        restart_workload(drill.platform, app, ready_timeout=_ready_within(drill, app)),
+    )
+    drill.wait_until_recovered()
+    jwt = break_glass(secret_store)["jwt-secret"]
+    _verify(drill, secret_store, app_provider=secret_store.app_provider, valid=jwt)
+    drill.assert_objectives()
+
+
+@pytest.mark.drill(option="Option B: re-issue access, restart the service", providers=("vault",))
+def test_access_revoked_recovered_by_reissuing_it(
+    secret_store: SecretStore, drill: Drill, app: Component
+) -> None:
+    """The application's Vault token revoked: a new token issued, then restart the service."""
+    _label(secret_store)
+    drill.inject(revoke_access(secret_store))
+    drill.wait_until_detected(timeout=_detect_within(drill))
+    drill.recover(
+        check_provider_status(secret_store),
+        reissue_access(secret_store),
+        restart_workload(drill.platform, app, ready_timeout=_ready_within(drill, app)),
+    )
+    drill.wait_until_recovered()
+    jwt = break_glass(secret_store)["jwt-secret"]
+    _verify(drill, secret_store, app_provider=secret_store.app_provider, valid=jwt)
+    drill.assert_objectives()
+
+
+@pytest.mark.drill(option="Option B: restart the provider, then the service", providers=("vault",))
+def test_provider_down_recovered_by_restarting_it(
+    secret_store: SecretStore, drill: Drill, app: Component
+) -> None:
+    """Secrets provider down (killed): restarted and verified, then restart the service."""
+    _label(secret_store)
+    drill.inject(take_provider_down(drill.platform, secret_store))
+    drill.wait_until_detected(timeout=_detect_within(drill))
+    drill.recover(
+        check_provider_status(secret_store),
+        restart_provider(drill.platform, secret_store),
+        restart_workload(drill.platform, app, ready_timeout=_ready_within(drill, app)),
+    )
+    drill.wait_until_recovered()
+    jwt = break_glass(secret_store)["jwt-secret"]
+    _verify(drill, secret_store, app_provider=secret_store.app_provider, valid=jwt)
+    drill.assert_objectives()
+
+
+@pytest.mark.drill(option="Option A: fall back to environment variables", providers=("aws",))
+def test_provider_down_recovered_by_env_fallback(
+    secret_store: SecretStore, drill: Drill, app: Component
+) -> None:
+    """Secrets provider down (killed): recovered by falling back to environment variables."""
+    _label(secret_store)
+    drill.inject(take_provider_down(drill.platform, secret_store))
+    drill.wait_until_detected(timeout=_detect_within(drill))
+    drill.recover(
+        check_provider_status(secret_store),
+        fall_back_to_env(
+            drill.platform,
+            app,
+            lambda: break_glass(secret_store),
+            ready_timeout=_ready_within(drill, app),
+        ),
+    )
+    drill.wait_until_recovered()
+    jwt = break_glass(secret_store)["jwt-secret"]
+    _verify(drill, secret_store, app_provider="env", valid=jwt)
+    drill.assert_objectives()
+
+
+@pytest.mark.drill(option="Option B: rotate the leaked secret, restart the service")
+def test_leaked_secret_rotated_lets_no_one_in(
+    secret_store: SecretStore, drill: Drill, app: Component, drill_target: Target
+) -> None:
+    """Leaked JWT secret revoked and rotated: no token signed with it gets in, during or after."""
+    _label(secret_store)
+    leaked = break_glass(secret_store)["jwt-secret"]
+    rotated = secrets.token_urlsafe(32)
+    register_secret(rotated)
+    drill.inject(revoke_secret(secret_store))
+    drill.wait_until_detected(timeout=_detect_within(drill))
+    check_now(drill, revoked_secret_rejected(leaked, when="while the provider is failing"))
+    drill.recover(
+        check_provider_status(secret_store),
+        rotate_secret(secret_store, lambda: rotated),
+        check_step(drill, revoked_secret_rejected(leaked, when="during recovery")),
+        restart_workload(drill.platform, app, ready_timeout=_ready_within(drill, app)),
+        reissue_tokens(drill_target.tokens, lambda: rotated),
+    )
+    drill.wait_until_recovered()
+    _verify(
+        drill,
+        secret_store,
+        app_provider=secret_store.app_provider,
+        valid=rotated,
+        rejected=(leaked,),
+    )
+    drill.assert_objectives()
