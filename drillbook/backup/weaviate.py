@@ -362,11 +362,7 @@ def create_backup(
     finally:
         api.close()
     source = endpoint.backup_path / backup_id
-    if not (source / "backup_config.json").is_file():
-        raise BackupFailed(
-            f"Weaviate reported backup {backup_id} done but {source} holds no backup_config.json; "
-            "is BACKUP_FILESYSTEM_PATH this directory on this machine?"
-        )
+    _wait_for_final_config(source, backup_id)
     # The plan's `kubectl cp`: a copy outside Weaviate's volume, then the upload from there.
     export_dir = export_root / backup_id
     shutil.rmtree(export_dir, ignore_errors=True)
@@ -383,6 +379,31 @@ def create_backup(
         seconds=time.monotonic() - started,
         weaviate_seconds=weaviate_seconds,
         pruned=tuple(pruned),
+    )
+
+
+def _wait_for_final_config(source: Path, backup_id: str, *, timeout: float = 10.0) -> None:
+    """Wait until the backup on disk is the finished one (its config says SUCCESS).
+
+    The API may say SUCCESS a moment before the coordinator has rewritten backup_config.json
+    with the final status; an export taken in between would carry an unfinished backup.
+    """
+    config = source / "backup_config.json"
+    deadline = time.monotonic() + timeout
+    status = "missing"
+    while time.monotonic() < deadline:
+        try:
+            status = str(json.loads(config.read_text()).get("status"))
+        except FileNotFoundError:
+            status = "missing"
+        except (OSError, ValueError):
+            status = "unreadable"
+        if status == _DONE:
+            return
+        time.sleep(_POLL_SECONDS)
+    raise BackupFailed(
+        f"Weaviate reported backup {backup_id} done but {config} is {status} after "
+        f"{timeout:.0f}s; is BACKUP_FILESYSTEM_PATH this directory on this machine?"
     )
 
 

@@ -140,6 +140,7 @@ _LOAD_KEYS = (
     "workers",
     "external_workers",
     "master_bind_host",
+    "master_port",
     "error_rate_margin",
     "latency_percentile",
     "latency_ratio_max",
@@ -901,6 +902,13 @@ def _load(context: _Context, table: dict[str, Any]) -> LoadSettings:
         if path and "{trace_id}" not in path:
             context.fail("load.trace_read_path", path, "a path containing {trace_id}")
         kwargs["trace_read_path"] = path
+    if "master_port" in table:
+        port = _int(context, "load.master_port", table["master_port"], minimum=0)
+        if port > 65535:
+            context.fail(
+                "load.master_port", port, "a TCP port from 1 to 65535, or 0 for a free one"
+            )
+        kwargs["master_port"] = port
     if "master_bind_host" in table:
         host = _text(context, "load.master_bind_host", table["master_bind_host"])
         kwargs["master_bind_host"] = host

@@ -256,6 +256,8 @@ class LoadSettings:
     """Workers started by hand on other machines that the master waits for (distributed mode)."""
     master_bind_host: str = "127.0.0.1"
     """Where the Locust master listens for workers (distributed mode)."""
+    master_port: int = 0
+    """The master's port; 0 picks a free one (set it when workers on other machines connect)."""
     error_rate_margin: float = 0.01
     """After recovery, the error rate may exceed the baseline's by at most this (0 to 1)."""
     latency_percentile: int = 50

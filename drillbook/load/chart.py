@@ -135,9 +135,12 @@ def render_load_svg(
         "fill='#616161'>seconds since the fault</text>"
     )
     # Fault and recovery markers, across both panels.
-    for at, label, colour, dash in (
-        (bounds.fault_at, "fault", FAULT_COLOUR, ""),
-        (bounds.recovered_at, "recovered", RECOVERED_COLOUR, " stroke-dasharray='5,3'"),
+    # Labels on two rows: fault and recovery are often a fraction of a second apart.
+    for row, (at, label, colour, dash) in enumerate(
+        (
+            (bounds.fault_at, "fault", FAULT_COLOUR, ""),
+            (bounds.recovered_at, "recovered", RECOVERED_COLOUR, " stroke-dasharray='5,3'"),
+        )
     ):
         if at is None:
             continue
@@ -145,7 +148,7 @@ def render_load_svg(
         out.append(
             f"<line class='event' data-event='{label}' x1='{mx:.1f}' y1='{top_lat - 4:.1f}' "
             f"x2='{mx:.1f}' y2='{axis_y:.1f}' stroke='{colour}' stroke-width='1.5'{dash}/>"
-            f"<text x='{mx + 3:.1f}' y='{top_lat + 6:.1f}' fill='{colour}'>{label} "
+            f"<text x='{mx + 3:.1f}' y='{top_lat + 6 + row * 13:.1f}' fill='{colour}'>{label} "
             f"{at - origin:.2f} s</text>"
         )
     out.append("</svg>")

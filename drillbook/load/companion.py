@@ -134,6 +134,7 @@ class LoadCompanion:
             workers=self.settings.workers,
             external_workers=self.settings.external_workers,
             master_bind_host=self.settings.master_bind_host,
+            master_port=self.settings.master_port,
             start_timeout=self.settings.start_timeout_seconds,
             env={},
         )

@@ -98,6 +98,7 @@ def start_locust(
     master_bind_host: str,
     start_timeout: float,
     env: Mapping[str, str],
+    master_port: int = 0,
 ) -> LocustProcesses:
     """Start Locust headless with the drill's plan; returns at once (see `LoadCompanion`)."""
     _require_locust()
@@ -128,7 +129,7 @@ def start_locust(
         started.processes.append(_spawn([*common, *run], directory / "locust.log", environ))
         started.logs.append(directory / "locust.log")
         return started
-    port = free_ports(1, host=master_bind_host if master_bind_host != "*" else "127.0.0.1")[0]
+    port = master_port or free_ports(1)[0]
     started.master_port = port
     master = [
         *common,

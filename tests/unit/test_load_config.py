@@ -52,6 +52,7 @@ baseline = "3s"
 workers = 2
 external_workers = 1
 master_bind_host = "0.0.0.0"
+master_port = 25557
 error_rate_margin = 0
 latency_ratio_max = 1.5
 latency_percentile = 95
@@ -77,6 +78,7 @@ redis-1 = "10.0.0.8:6379"
     assert load.max_duration_seconds == 120.0
     assert load.baseline_seconds == 3.0
     assert load.external_workers == 1
+    assert load.master_port == 25557
     assert load.error_rate_margin == 0.0
     assert load.latency_ratio_max == 1.5
     assert load.latency_percentile == 95
@@ -115,6 +117,7 @@ BAD = [
     ),
     ("margin-above-one", "[load]\nerror_rate_margin = 2\n", "key 'load.error_rate_margin'", "<= 1"),
     ("percentile-90", "[load]\nlatency_percentile = 90\n", "load.latency_percentile", "50, 95, 99"),
+    ("port-too-high", "[load]\nmaster_port = 70000\n", "load.master_port", "from 1 to 65535"),
     ("bad-duration", '[load]\nbaseline = "soon"\n', "key 'load.baseline'", "duration"),
     ("zero-baseline", '[load]\nbaseline = "0s"\n', "key 'load.baseline'", "longer than 0"),
     (
