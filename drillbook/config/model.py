@@ -267,7 +267,7 @@ class LoadSettings:
     """After recovery, that percentile may be at most this multiple of the baseline's ..."""
     latency_slack_seconds: float = 0.1
     """... plus this, so that a millisecond baseline does not turn noise into a failure."""
-    settle_seconds: float = 2.0
+    settle_seconds: float = 1.0
     """Latency is judged on requests sent at least this long after recovery (warm-up excluded;
     it is still in the per-phase figures)."""
     min_requests: int = 20

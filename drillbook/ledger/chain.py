@@ -290,6 +290,14 @@ def link_problems(
     genesis: str,
 ) -> list[ChainProblem]:
     """Classify every record whose prev_hash is not the record_hash of the record before it."""
+    links_hold = all(
+        prev == before
+        for prev, before in zip(prev_hashes, [genesis, *record_hashes[:-1]], strict=False)
+    )
+    # Every link holds and no two records share a predecessor (the one fork that keeps every
+    # link: a record replayed twice in a row): the common case, without building the maps.
+    if links_hold and len(set(prev_hashes)) == len(prev_hashes):
+        return []
     position_of: dict[str, int] = {}
     for position, digest in enumerate(record_hashes):
         position_of.setdefault(digest, position)

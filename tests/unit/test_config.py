@@ -90,7 +90,7 @@ def test_embedded_configuration_describes_the_local_stack() -> None:
     assert components["cache"].tier == "non_critical"
     assert components["database"].workload == "statefulset/postgres"
     assert (config.stack.app_replicas, config.stack.max_app_replicas) == (2, 5)
-    assert config.verification.window_seconds == 5.0
+    assert config.verification.window_seconds == 3.0
     assert config.verification.error_rate_max == 0.01
 
 
