@@ -133,6 +133,7 @@ def test_report_shows_provider_fault_option_rto_and_auth_checks(
             / next(a for a in leaked["attachments"] if a["name"] == "figures.json")["source"]
         ).read_text()
     )["checks"]
+    assert leaked_checks["revoked secret rejected one cache TTL after the revocation"]["passed"]
     assert leaked_checks["revoked secret rejected during recovery"]["passed"] is True
     assert (
         "token signed with revoked secret #1: HTTP 401"
