@@ -339,25 +339,33 @@ class Drill:
         if self._finished:
             return self.undo_outcomes
         self._finished = True
-        self._prober.stop()
-        for companion in self.companions:
-            try:
-                companion.stop(self)
-            except Exception as exc:  # one broken companion must not keep the undo from running
-                self.note(f"companion {companion.name} failed to stop", error=repr(exc))
-        if len(self.undo):
-            with contextlib.suppress(Exception), self.phase("undo", "undo: revert every fault"):
-                self.undo_outcomes = self.undo.unwind()
-                for outcome in self.undo_outcomes:
-                    self._event(
-                        EventKind.UNDO,
-                        outcome.action.description,
-                        ok=outcome.ok,
-                        error=outcome.error,
-                    )
+        try:
+            self._prober.stop()
+            for companion in self.companions:
+                try:
+                    companion.stop(self)
+                except Exception as exc:  # a broken companion must not keep the undo from running
+                    self.note(f"companion {companion.name} failed to stop", error=repr(exc))
+        finally:
+            # Even an interrupt (SIGTERM, Ctrl-C) arriving while companions stop must not skip
+            # the undo: the fault would stay injected.
+            self._unwind_undo()
         self._event(EventKind.DRILL_FINISHED, self.identity.title)
         self.observers.notify("drill_finished", self)
         return self.undo_outcomes
+
+    def _unwind_undo(self) -> None:
+        if not len(self.undo):
+            return
+        with contextlib.suppress(Exception), self.phase("undo", "undo: revert every fault"):
+            self.undo_outcomes = self.undo.unwind()
+            for outcome in self.undo_outcomes:
+                self._event(
+                    EventKind.UNDO,
+                    outcome.action.description,
+                    ok=outcome.ok,
+                    error=outcome.error,
+                )
 
     # -- figures -------------------------------------------------------------------------
     def figures(self) -> dict[str, Any]:
