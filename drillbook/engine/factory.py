@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from drillbook.config.model import TIERS, Tier
+from drillbook.config.model import TIERS, HttpProbe, Tier
 from drillbook.core.clock import SystemClock
 from drillbook.core.timeline import Timeline
 from drillbook.engine.companions import companion_factories
@@ -59,38 +59,22 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
     assert config.target.base_url is not None
     probing = config.probing
     clock = SystemClock()
-    health = [
-        HttpProber(
-            config.target.base_url,
+    base_url = config.target.base_url
+
+    def prober_for(probe: HttpProbe) -> HttpProber:
+        return HttpProber(
+            base_url,
             probe,
             timeout_seconds=probing.timeout_seconds,
             headers=probing.headers,
             tokens=target.tokens,
         )
-        for probe in config.target.probes
-    ]
-    critical = [
-        HttpProber(
-            config.target.base_url,
-            probe,
-            timeout_seconds=probing.timeout_seconds,
-            headers=probing.headers,
-            tokens=target.tokens,
-        )
-        for probe in config.target.critical_endpoints
-    ]
+
+    health = [prober_for(probe) for probe in config.target.probes]
+    critical = [prober_for(probe) for probe in config.target.critical_endpoints]
     timeline = Timeline()
     # The background prober gets its own probers: httpx clients are not shared across threads.
-    background = [
-        HttpProber(
-            config.target.base_url,
-            probe,
-            timeout_seconds=probing.timeout_seconds,
-            headers=probing.headers,
-            tokens=target.tokens,
-        ).sample
-        for probe in config.target.probes
-    ]
+    background = [prober_for(probe).sample for probe in config.target.probes]
     prober = BackgroundProber(
         background, timeline, clock, interval_seconds=probing.interval_seconds
     )
