@@ -36,9 +36,11 @@ from drillbook.backup.pitr import (
     LABEL_FILE,
     BaseBackup,
     merge_archive,
+    merge_salvaged,
     recovery_settings,
     salvage_wal,
 )
+from drillbook.backup.wal import choose_timeline, system_identifier
 from drillbook.errors import DrillError
 from drillbook.ledger.sources import ReadBackFailed, TableSource
 from drillbook.platforms.base import Platform
@@ -122,9 +124,11 @@ class RestoreResult:
     build_seconds: float = 0.0
     swap_seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    timeline: str | None = None
+    """PITR: the recovery_target_timeline replayed to (the failed cluster's own)."""
 
     def figures(self) -> dict[str, Any]:
-        return {
+        figures: dict[str, Any] = {
             "mode": self.mode,
             "backup": self.backup,
             "target": self.target,
@@ -134,6 +138,11 @@ class RestoreResult:
             "build_seconds": round(self.build_seconds, 3),
             "swap_seconds": round(self.swap_seconds, 3),
         }
+        if self.timeline is not None:
+            figures["timeline"] = self.timeline
+        if self.notes:
+            figures["notes"] = list(self.notes)
+        return figures
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,9 @@ def restore_pitr(db: LocalDatabase, base: BaseBackup, *, target: datetime | None
     stamp = _stamp()
     scratch = db.run_dir / f"pgdata.restore-{stamp}"
     pending = db.archive_dir.with_name(f"wal-pending-{stamp}")
+    # The failed cluster's WAL, served ahead of the archive; it joins the archive only once
+    # the restore is swapped in (until then, like `pending`, it is no cluster's history).
+    salvage_dir = db.archive_dir.with_name(f"wal-salvaged-{stamp}")
     started = time.monotonic()
     was_running = db.running()
     server: ScratchServer | None = None
@@ -175,7 +187,21 @@ def restore_pitr(db: LocalDatabase, base: BaseBackup, *, target: datetime | None
             db.stop()
         copy_tree(base.path, scratch)
         (scratch / LABEL_FILE).unlink(missing_ok=True)
-        salvaged = salvage_wal(db.data_dir, db.archive_dir, scratch / "pg_wal")
+        identifier = system_identifier(scratch)
+        if identifier is None:
+            raise RestoreFailed(
+                f"base backup {base.name} has no readable global/pg_control; restore another "
+                "base backup (--backup NAME)"
+            )
+        prepare_wal_archive(db.run_dir, server_user(), salvage_dir)
+        salvage = salvage_wal(
+            db.data_dir,
+            db.archive_dir,
+            scratch / "pg_wal",
+            salvage_dir,
+            system_identifier=identifier,
+        )
+        timeline = choose_timeline(salvage.timeline)
         signal_file = scratch / "recovery.signal"
         signal_file.touch()
         chown_to_server_user(signal_file)
@@ -185,7 +211,9 @@ def restore_pitr(db: LocalDatabase, base: BaseBackup, *, target: datetime | None
             scratch,
             port=_scratch_port(),
             socket_dir=db.socket_dir,
-            settings=recovery_settings(db.archive_dir, pending, target),
+            settings=recovery_settings(
+                db.archive_dir, pending, target, salvaged=salvage_dir, timeline=timeline
+            ),
         )
         server.start()
         server.wait_ready(timeout=db.ready_timeout_seconds, promoted=True)
@@ -193,22 +221,49 @@ def restore_pitr(db: LocalDatabase, base: BaseBackup, *, target: datetime | None
         server.stop()
         server = None
     except BaseException as exc:
-        _abandon(db, server, [scratch, pending], restart=was_running)
+        _abandon(db, server, [scratch, pending, salvage_dir], restart=was_running)
         _reraise(exc, "point-in-time recovery", db)
     built = time.monotonic() - started
-    swapped = _swap(db, scratch, restart_on_failure=was_running)
+    try:
+        swapped = _swap(db, scratch, restart_on_failure=was_running)
+    except BaseException:
+        # The failed cluster is back in place with its own pg_wal: the copies go.
+        remove_tree(pending)
+        remove_tree(salvage_dir)
+        raise
     merge_archive(pending, db.archive_dir)
-    remove_tree(scratch.with_name(scratch.name + ".log"))
+    merge_salvaged(
+        salvage_dir,
+        db.archive_dir,
+        replacing=salvage.replacing,
+        superseded_dir=db.archive_dir.with_name(f"wal-superseded-{stamp}"),
+    )
+    _keep_log(db, scratch.with_name(scratch.name + ".log"))
+    notes = salvage.notes
+    if salvage.timeline is None:
+        notes += ("the failed cluster's timeline is unknown: recovered to the latest one",)
     return RestoreResult(
         mode="pitr",
         backup=base.figures(),
         target=target.isoformat() if target is not None else None,
         evidence_rows=inspection.evidence_rows,
         chain=inspection.chain,
-        salvaged_wal=tuple(salvaged),
+        salvaged_wal=salvage.copied,
         build_seconds=built,
         swap_seconds=swapped,
+        notes=notes,
+        timeline=timeline,
     )
+
+
+def _keep_log(db: LocalDatabase, log: Path) -> None:
+    """The scratch server's log (how far recovery replayed, and why it stopped) goes beside
+    the stack's logs, where the run directory has them; elsewhere it goes."""
+    logs = db.run_dir / "logs"
+    if logs.is_dir() and log.is_file():
+        log.rename(logs / f"postgres-{log.name}")
+    else:
+        remove_tree(log)
 
 
 def restore_dump(
