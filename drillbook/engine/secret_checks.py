@@ -89,6 +89,32 @@ def secret_retrieval(store: SecretStore, *, app_provider: str) -> Check:
     return check
 
 
+def secret_served(store: SecretStore, *, revoked: str | None = None) -> Check:
+    """The provider serves the JWT secret again (read with drillbook's own access), and not a
+    `revoked` value: secret retrieval as far as the provider goes, which needs no running
+    service (on simulated pods it is what can be checked)."""
+
+    @checklist_item("secret served by the provider")
+    def check(drill: Drill) -> CheckResult:
+        path = store.paths.jwt_secret
+        try:
+            value: str | None = store.provider.get(path)
+            state = "readable"
+        except SecretProviderError as exc:
+            value, state = None, type(exc).__name__
+        if value is not None and revoked is not None and value == revoked:
+            state = "still the revoked value"
+        return CheckResult(
+            "secret served by the provider",
+            state == "readable",
+            f"{store.location(path)}: {state}"
+            + (" (and not the revoked value)" if revoked and state == "readable" else ""),
+            {store.location(path): state},
+        )
+
+    return check
+
+
 def authentication_works(valid: Callable[[], str], rejected: Sequence[str] = ()) -> Check:
     """A token signed with the current secret gets in (200); none signed with a `rejected`
     (revoked) secret does, nor a request without a token (401)."""

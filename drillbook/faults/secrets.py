@@ -3,7 +3,9 @@ revoked, the provider down.
 
 Every undo is data (an `UndoAction` executed by drillbook.secrets.stores.SecretsUndo, or by the
 platform): on the embedded stack it returns the provider to the stack's seeded state, which is
-also right after a rotation; elsewhere it restores the deleted secret. No undo carries a value.
+also right after a rotation; a Kubernetes Secret is put back from the copy its delete kept in
+the cluster (also after a rotation, with the pods rolled onto it); elsewhere it restores the
+deleted secret. No undo carries a value.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 
 from drillbook.engine.steps import Fault
 from drillbook.engine.undo import UndoAction
+from drillbook.engine.undo_handlers import handler_undo
 from drillbook.errors import InvalidDrill
 from drillbook.platforms.base import Platform
+from drillbook.secrets.kubernetes import KubernetesSecretProvider, put_back_secret
 from drillbook.secrets.stores import UNDO_PLATFORM, SecretStore
 
 APP_COMPONENT = "app"
@@ -22,6 +26,16 @@ APP_COMPONENT = "app"
 
 
 def _undo(store: SecretStore, description: str, path: str | None = None) -> UndoAction:
+    provider = store.provider
+    if isinstance(provider, KubernetesSecretProvider):
+        return handler_undo(
+            f"{description}: from the copy kept in the cluster",
+            put_back_secret,
+            namespace=provider.namespace,
+            name=path or store.paths.jwt_secret,
+            key=provider.key,
+            component=APP_COMPONENT,
+        )
     if store.seed:
         return UndoAction(
             description=f"{description}: back to the stack's seeded state",
@@ -77,7 +91,13 @@ def revoke_secret(store: SecretStore, path: str | None = None) -> Fault:
         name=f"revoke-secret-{store.name}",
         description=f"revoke the leaked {store.location(target)} in {store.name}",
         inject=inject,
-        undo=_undo(store, f"put {store.location(target)} back in {store.name}"),
+        undo=_undo(
+            store,
+            f"put {store.location(target)} back in {store.name}",
+            # A Kubernetes Secret has a kept copy to put back; elsewhere only a seeded store can
+            # be returned to its state after a rotation.
+            target if isinstance(store.provider, KubernetesSecretProvider) else None,
+        ),
     )
 
 

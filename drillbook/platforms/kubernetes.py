@@ -46,6 +46,7 @@ from drillbook.platforms.kube_errors import (
     access_denied_message,
     explain,
 )
+from drillbook.platforms.pod_config import missing_refs, required_refs
 from drillbook.platforms.pod_replacement import KilledPod, PodSnapshot
 from drillbook.reporting.redaction import register_secret
 
@@ -163,6 +164,8 @@ class KubernetesPlatform:
     """Platform Protocol over a Kubernetes API server (see drillbook.platforms.base.Platform)."""
 
     name = "kubernetes"
+    replaces_killed_pods = True
+    """Controllers recreate a deleted pod (see drillbook.runbook.workloads)."""
     UNDO_VERBS = frozenset(
         {"reconcile", "start", "restart", "scale", "reset_env", "restore_secret"}
     )
@@ -331,6 +334,52 @@ class KubernetesPlatform:
 
     def pod_snapshots(self, component: str) -> list[PodSnapshot]:
         return [pod_snapshot(p) for p in self.pods(component)]
+
+    def missing_config(self, component: str) -> list[str]:
+        """The Secrets and ConfigMaps (or keys) the workload's pod template needs that do not
+        exist: what would keep a pod started now from starting (pod_config). [] without a
+        workload. Values are never decoded: only names and keys are kept."""
+        comp = self.component(component)
+        if comp.workload_kind is None or comp.workload_name is None:
+            return []
+        call, resource, name = self._workload_api(comp, "get")
+        read = (
+            self.apps.read_namespaced_deployment
+            if resource == "deployments"
+            else self.apps.read_namespaced_stateful_set
+        )
+        workload = self._raw(call, lambda **kw: read(name, comp.namespace, **kw))
+        refs = required_refs(workload.get("spec", {}).get("template") or {})
+        present: dict[str, dict[str, set[str]]] = {"secret": {}, "configmap": {}}
+        for kind in dict.fromkeys(r.kind for r in refs):
+            lister = (
+                self.core.list_namespaced_secret
+                if kind == "secret"
+                else self.core.list_namespaced_config_map
+            )
+            items = self._raw(
+                ApiCall("list", "secrets" if kind == "secret" else "configmaps", comp.namespace),
+                lambda lister=lister, **kw: lister(comp.namespace, **kw),
+            ).get("items")
+            present[kind] = {
+                str(i["metadata"]["name"]): {*(i.get("data") or {}), *(i.get("binaryData") or {})}
+                for i in items or []
+            }
+        return missing_refs(refs, present["secret"], present["configmap"])
+
+    def server_time(self) -> float:
+        """The API server's clock now (its Date header, whole seconds, like every timestamp it
+        writes): the time of a fault that leaves no timestamp of its own on an object."""
+        answer: Any = self._call(
+            ApiCall("get", "version", None),
+            lambda **kw: client.VersionApi(self.connection.api).get_code(
+                _preload_content=False, **kw
+            ),
+        )
+        date = answer.headers.get("Date")
+        if not date:
+            return time.time()
+        return email.utils.parsedate_to_datetime(date).timestamp()
 
     # -- preflight -----------------------------------------------------------------------
     def check_access(self, components: Sequence[str] | None = None) -> None:
@@ -662,7 +711,7 @@ class KubernetesPlatform:
         current = list(containers[index].env or [])
         backup = self._env_backup_name(comp)
         if not self._secret_exists(comp.namespace, backup):
-            original = json.dumps({"container": index, "env": [e.to_dict() for e in current]})
+            original = json.dumps({"container": index, "env": self._env_json(current)})
             self._create_secret(
                 comp.namespace,
                 backup,
@@ -676,7 +725,7 @@ class KubernetesPlatform:
             if value:
                 register_secret(value)
         # Variables not named keep their definition as it is (valueFrom included).
-        updated: list[dict[str, Any]] = [e.to_dict() for e in current if e.name not in env]
+        updated = self._env_json([e for e in current if e.name not in env])
         updated += [{"name": k, "value": v} for k, v in env.items() if v is not None]
         self._replace_env(component, index, updated, had_env=containers[index].env is not None)
         return previous
@@ -700,6 +749,13 @@ class KubernetesPlatform:
             lambda **kw: self.core.delete_namespaced_secret(backup, comp.namespace, **kw),
             fault=True,
         )
+
+    def _env_json(self, env: Sequence[Any]) -> list[dict[str, Any]]:
+        """Env entries as the API writes them (valueFrom, secretKeyRef...): the client models'
+        to_dict() gives Python names (value_from), which the API server drops without a word,
+        and a variable read from a Secret would lose its source."""
+        api: Any = self.connection.api
+        return [api.sanitize_for_serialization(e) for e in env]
 
     @staticmethod
     def _container_index(component: str, containers: Sequence[Any], name: str | None) -> int:

@@ -62,7 +62,16 @@ def open_kubernetes_target(config: DrillbookConfig, *, context: str | None = Non
                 settings, components, context=platform.context
             )
             closers.append(view_platform.close)
-            view = PodReadinessView(view_platform.observe, platform.context)
+            # The view reads what each pod template needs (Secrets, ConfigMaps): a refusal
+            # (RBAC) is one message with the rule to add now, not a baseline that never passes.
+            for component in components:
+                view_platform.missing_config(component.name)
+            view = PodReadinessView(
+                view_platform.observe,
+                platform.context,
+                components=[c.name for c in components],
+                missing=view_platform.missing_config,
+            )
             view.start()
             closers.append(view.stop)
             resolved = config.with_base_url(view.base_url)

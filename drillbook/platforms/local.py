@@ -42,7 +42,14 @@ class LocalComponent:
     env_file: Path | None = None
     """Environment overlay its processes read at start (drillbook.stack.launch); None: the
     component's environment cannot be changed (set_env refuses)."""
-    """Per-process readiness check (HTTP /livez, SELECT 1, PING); absent means RUNNING is ready."""
+    """Per-process readiness check (HTTP /readyz, SELECT 1, PING); absent means RUNNING is ready."""
+    in_rotation: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    """Per-process check that the front door (the proxy) routes to it now, as a ready pod is
+    listed in its Service's endpoints; absent: ready is enough. A rolling restart waits for it
+    before taking the next replica down."""
+    max_surge: int = 0
+    """Extra replicas a rolling restart may start beyond `desired` (from the spare process
+    slots), as a Deployment's maxSurge: with 1, it never serves with fewer than `desired`."""
 
 
 class LocalPlatform:
@@ -138,8 +145,19 @@ class LocalPlatform:
             if not states.get(process):
                 self._client.start(self._full(comp, process))
 
-    reconcile = start
-    """Undo of a kill or stop: bring the desired replicas back (what a controller would do)."""
+    def reconcile(self, component: str) -> None:
+        """Undo of a kill or stop: exactly the desired replicas running, as a controller makes it.
+
+        Also stops replicas beyond `desired`: a surge replica of a rolling restart that a killed
+        run left behind is not journaled (a recovery step, not a fault), and the next run's
+        undo replay must still leave the component as declared.
+        """
+        comp = self.component(component)
+        self.start(component)
+        desired = set(self._desired_processes(comp))
+        for replica in self.replicas(component):
+            if replica.running and replica.name not in desired:
+                self._client.stop(self._full(comp, replica.name))
 
     def restore_file(self, component: str, path: str, saved: str, if_sha256: str) -> None:
         """Undo of a damaged data file: copy the saved original back over it, but only while
@@ -216,26 +234,46 @@ class LocalPlatform:
         if not running:
             return
         for process in dead:
-            self._wait_process_ready(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
-        # Then the running ones one at a time, each ready before the next goes, as
-        # `kubectl rollout restart` rolls a Deployment: a serving component stays up throughout.
-        for process in running:
-            full = self._full(comp, process)
-            self._client.stop(full)
-            self._client.start(full)
-            self._wait_process_ready(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
+            self._wait_serving(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
+        # Then the running ones one at a time, as `kubectl rollout restart` rolls a Deployment
+        # (maxSurge/maxUnavailable): a surge replica first, and each restarted replica back in
+        # service (ready, and routed to by the proxy) before the next goes. Ready alone is not
+        # enough: until the proxy's own check has seen it, the proxy still routes only to the
+        # others, and taking the next one down would leave it one replica short, or none.
+        surge = [p for p in comp.processes[comp.desired :] if not states.get(p)]
+        surge = surge[: comp.max_surge]
+        try:
+            for process in surge:
+                self._client.start(self._full(comp, process))
+                self._wait_serving(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
+            for process in running:
+                full = self._full(comp, process)
+                self._client.stop(full)
+                self._client.start(full)
+                self._wait_serving(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
+        finally:
+            # Back to `desired` replicas, also when the roll stopped half-way (a surge that
+            # never came up is not running: nothing to stop).
+            now = {r.name: r.running for r in self.replicas(component)} if surge else {}
+            for process in surge:
+                if now.get(process):
+                    self._client.stop(self._full(comp, process))
 
-    def _wait_process_ready(self, comp: LocalComponent, process: str, *, timeout: float) -> None:
+    def _wait_serving(self, comp: LocalComponent, process: str, *, timeout: float) -> None:
+        """Until the process runs, passes its readiness check and the proxy routes to it."""
         deadline = time.monotonic() + timeout
-        check = comp.readiness.get(process)
+        ready, routed = comp.readiness.get(process), comp.in_rotation.get(process)
+        waiting_for = "ready"
         while time.monotonic() < deadline:
             info = self._client.process(self._full(comp, process))
-            if info["statename"] == _RUNNING and (check is None or check()):
-                return
+            if info["statename"] == _RUNNING and (ready is None or ready()):
+                waiting_for = "routed to by the proxy"
+                if routed is None or routed():
+                    return
             time.sleep(_READY_POLL_SECONDS)
         raise RecoveryTimeout(
-            f"'{comp.name}' replica {process} not ready {timeout:.0f}s after its restart; "
-            "the rolling restart stopped there"
+            f"'{comp.name}' replica {process} not {waiting_for} {timeout:.0f}s after its "
+            "restart; the rolling restart stopped there"
         )
 
     def scale(self, component: str, replicas: int) -> None:

@@ -7,6 +7,15 @@ remembered (drillbook.platforms.pod_replacement.remember). When the drill finish
 bounded, for replacements still pending, matches each killed pod to its replacement by owner
 reference and reports, from the API server's timestamps, when it was scheduled and Ready. The
 namespace's events during the drill are attached as evidence.
+
+A fault that kills no pod (a deleted Secret, a scale-down) is timed on the server's clock too:
+the companion reads the API server's time just before the fault is injected, and reports when
+the affected workload was whole again on pods started since (drillbook.platforms.
+rollout_recovery).
+
+It also judges the RTO in server time (`objective_breaches`, called by
+`Drill.assert_objectives`): every killed pod replaced and Ready, and the workload whole again,
+within the drill's tier objective; a replacement still pending is a breach.
 """
 
 from __future__ import annotations
@@ -28,6 +37,11 @@ from drillbook.platforms.pod_replacement import (
     remember,
     summarize,
     with_workloads,
+)
+from drillbook.platforms.rollout_recovery import (
+    RolloutRecovery,
+    rollout_recovery,
+    summarize_rollout,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +77,10 @@ class PodRecoveryCompanion:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._recoveries: list[PodRecovery] = []
+        self._rollout: RolloutRecovery | None = None
+        self._fault_server_at: float | None = None
+        self._fault_component: str | None = None
+        self._settled = False
         self._events: list[dict[str, Any]] = []
         self._error: str | None = None
 
@@ -70,6 +88,8 @@ class PodRecoveryCompanion:
     def start(self, drill: Drill) -> None:
         self._first_kill = len(self._platform.kills)
         self._started_wall = time.time()
+        # Told of the phases, to read the server's clock just before the fault.
+        drill.observers.add(_FaultClock(self))
         self._thread = threading.Thread(
             target=self._watch, name="drillbook-pod-recovery", daemon=True
         )
@@ -79,25 +99,74 @@ class PodRecoveryCompanion:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        kills = self._kills()
-        if not kills:
-            return
+        self._settle()
+        components = list(dict.fromkeys(k.component for k in self._kills()))
+        if not components and self._rollout is not None:
+            components = [self._rollout.component]
         try:
-            self._recoveries = self._await_recoveries(kills)
-            for component in dict.fromkeys(k.component for k in kills):
+            for component in components:
                 self._events += self._platform.events(component, since=self._started_wall)
         except DrillError as exc:  # evidence, not a verdict: report the gap
-            self._error = str(exc)
+            self._error = self._error or str(exc)
+
+    def objective_breaches(self, drill: Drill) -> list[str]:
+        """The RTO in server time against the drill's tier: each killed pod replaced and
+        Ready, and a rolled workload whole again, within the objective."""
+        self._settle()
+        allowed = drill.config.objectives.rto_for(drill.identity.tier)
+        objective = f"the {drill.identity.tier} objective of {allowed:.0f}s"
+        breaches: list[str] = []
+        for pod in self._recoveries:
+            if pod.kind == "pending":
+                breaches.append(
+                    f"RTO breach (server time): pod {pod.victim} killed, no Ready replacement "
+                    f"after {self._wait_seconds:.0f}s of waiting beyond recovery"
+                )
+            elif pod.ready_seconds is not None and pod.ready_seconds > allowed:
+                breaches.append(
+                    f"RTO breach (server time): pod {pod.victim} replaced by {pod.replacement}, "
+                    f"Ready {pod.ready_seconds:.0f}s after the kill, beyond {objective}"
+                )
+        rollout = self._rollout
+        if rollout is not None and rollout.started_since and not rollout.recovered:
+            breaches.append(
+                f"RTO breach (server time): {rollout.component} not whole again: "
+                f"{len(rollout.ready_since)} of {rollout.desired} pods started since the fault "
+                "are Ready"
+            )
+        elif rollout is not None and (rollout.ready_seconds or 0.0) > allowed:
+            breaches.append(
+                f"RTO breach (server time): {rollout.component} whole again "
+                f"{rollout.ready_seconds:.0f}s after the fault, beyond {objective}"
+            )
+        return breaches
 
     def figures(self) -> Mapping[str, Any]:
         if self._error is not None:
             return {"error": self._error}
-        if not self._recoveries:
-            return {"pods_killed": 0}
-        return {"context": self._platform.context, **summarize(self._recoveries)}
+        figures: dict[str, Any] = {"context": self._platform.context}
+        figures.update(summarize(self._recoveries) if self._recoveries else {"pods_killed": 0})
+        if self._rollout is not None:
+            figures["rollout"] = summarize_rollout(self._rollout)
+        spans = [r.ready_seconds for r in self._recoveries if r.ready_seconds is not None]
+        if self._rollout is not None and self._rollout.ready_seconds is not None:
+            spans.append(self._rollout.ready_seconds)
+        # The platform-level RTO: fault to the last pod it needed Ready, in server time.
+        figures["rto_server_seconds"] = max(spans) if spans else None
+        return figures
+
+    def fault_starting(self) -> None:
+        """Just before the fault: the server's clock, for a fault that leaves no timestamp."""
+        try:
+            self._fault_server_at = self._platform.server_time()
+        except DrillError:
+            self._fault_server_at = None  # a fault without a kill then goes untimed
+
+    def fault_injected(self, component: str | None) -> None:
+        self._fault_component = component
 
     def attachments(self) -> list[Attachment]:
-        if not self._recoveries and not self._events:
+        if not self._recoveries and not self._events and self._rollout is None:
             return []
         result = [
             Attachment(
@@ -117,6 +186,37 @@ class PodRecoveryCompanion:
     # -- watching --------------------------------------------------------------------------
     def _kills(self) -> list[KillRecord]:
         return self._platform.kills[self._first_kill :]
+
+    def _settle(self) -> None:
+        """Wait (bounded) for what the fault took to come back, once; the figures and the
+        verdict both read the result."""
+        if self._settled:
+            return
+        self._settled = True
+        try:
+            kills = self._kills()
+            if kills:
+                self._recoveries = self._await_recoveries(kills)
+            elif self._fault_server_at is not None and self._fault_component is not None:
+                self._rollout = self._await_rollout(self._fault_component, self._fault_server_at)
+        except DrillError as exc:  # evidence, not a verdict: report the gap
+            self._error = str(exc)
+
+    def _await_rollout(self, component: str, fault_at: float) -> RolloutRecovery:
+        deadline = time.monotonic() + self._wait_seconds
+        while True:
+            recovery = rollout_recovery(
+                component,
+                self._platform.pod_snapshots(component),
+                fault_at=fault_at,
+                desired=self._platform.desired_replicas(component),
+            )
+            # Nothing started since the fault: nothing rolls, nothing to wait for.
+            if recovery.recovered or not recovery.started_since:
+                return recovery
+            if time.monotonic() >= deadline:
+                return recovery
+            time.sleep(self._poll_seconds)
 
     def _observe(self, components: list[str]) -> None:
         for component in components:
@@ -168,6 +268,29 @@ class PodRecoveryCompanion:
             if settled or time.monotonic() >= deadline:
                 return recoveries
             time.sleep(self._poll_seconds)
+
+
+class _FaultClock:
+    """A drill observer telling the companion when the fault is injected, and into what (the
+    component its undo names)."""
+
+    def __init__(self, companion: PodRecoveryCompanion) -> None:
+        self._companion = companion
+
+    def phase_started(self, drill: Drill, phase: str, title: str) -> None:
+        if phase == "inject":
+            self._companion.fault_starting()
+
+    def phase_finished(self, drill: Drill, phase: str, error: BaseException | None) -> None:
+        if phase == "inject" and drill.fault is not None:
+            component = drill.fault.undo.args.get("component")
+            self._companion.fault_injected(component if isinstance(component, str) else None)
+
+    def figures(self, drill: Drill, figures: Mapping[str, Any]) -> None:
+        return None
+
+    def drill_finished(self, drill: Drill) -> None:
+        return None
 
 
 def pod_recovery_companion(target: Target, identity: DrillIdentity) -> PodRecoveryCompanion | None:

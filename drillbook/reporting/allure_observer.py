@@ -148,6 +148,21 @@ def _headline(figures: Mapping[str, Any]) -> dict[str, str]:
     detect = figures.get("time_to_detect_seconds")
     if isinstance(detect, float):
         headline["time to detect"] = f"{detect:.3f} s"
+    pods = figures.get("pod_recovery")  # Kubernetes: recovery on the API server's clock
+    if isinstance(pods, Mapping) and isinstance(pods.get("rto_server_seconds"), float):
+        replaced = pods.get("pods_recovered")
+        rollout = pods.get("rollout")
+        how = (
+            f"{replaced} of {pods.get('pods_killed')} killed pods replaced and Ready"
+            if pods.get("pods_killed")
+            else f"{rollout.get('component')} whole again on new pods"
+            if isinstance(rollout, Mapping)
+            else ""
+        )
+        headline["RTO (server time)"] = (
+            f"{pods['rto_server_seconds']:.0f} s (±{pods.get('timestamp_resolution_seconds')} s;"
+            f" {how})"
+        )
     ledger = figures.get("ledger")  # the write ledger's data-loss figures (drillbook.ledger)
     if isinstance(ledger, Mapping) and isinstance(ledger.get("rpo_seconds"), float):
         headline["RPO"] = (
@@ -188,6 +203,10 @@ def _figures_html(figures: Mapping[str, Any]) -> str:
         rows.append(
             f"<tr><th>check: {html.escape(name)}</th><td>{mark}: "
             f"{html.escape(str(result['detail']))}</td></tr>"
+        )
+    for name, reason in figures.get("checks_not_run", {}).items():
+        rows.append(
+            f"<tr><th>check: {html.escape(name)}</th><td>{html.escape(str(reason))}</td></tr>"
         )
     rto = figures.get("rto_seconds")
     headline = (

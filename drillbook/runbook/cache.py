@@ -18,6 +18,7 @@ from drillbook.engine.steps import RecoveryStep
 from drillbook.errors import RecoveryTimeout
 from drillbook.platforms.base import Platform
 from drillbook.probes.redis import CacheNode, snapshot
+from drillbook.runbook.workloads import await_replacement, replaces_killed_pods
 
 _POLL_SECONDS = 0.05
 
@@ -30,6 +31,9 @@ def restart_cache(platform: Platform, cache: Component, *, ready_timeout: float)
     """Option A: `kubectl delete pod ... redis-0` then `kubectl wait --for=condition=ready`."""
 
     def run() -> Mapping[str, Any]:
+        if replaces_killed_pods(platform):
+            # The StatefulSet has recreated redis-0 already: only the wait remains.
+            return await_replacement(platform, cache, ready_timeout=ready_timeout)
         platform.restart(cache.name)
         waited = platform.wait_until_ready(cache.name, timeout=ready_timeout)
         return {"ready_after_seconds": round(waited, 4)}

@@ -22,6 +22,7 @@ from drillbook.config.model import Component
 from drillbook.engine.steps import RecoveryStep
 from drillbook.errors import DrillFailed, RecoveryTimeout
 from drillbook.platforms.base import Platform
+from drillbook.runbook.workloads import await_replacement, replaces_killed_pods
 
 # A server killed with SIGKILL may refuse to start for a moment (its old processes still hold
 # the shared memory); the StatefulSet controller retries such a pod, and so does this step.
@@ -44,6 +45,9 @@ def restart_database_pod(
     selector = f" -l {database.selector}" if database.selector else ""
 
     def run() -> Mapping[str, Any]:
+        if replaces_killed_pods(platform):
+            # The StatefulSet has recreated postgres-0 already: only the wait remains.
+            return await_replacement(platform, database, ready_timeout=ready_timeout)
         started = time.monotonic()
         deadline = started + ready_timeout
         attempts = 0
@@ -95,6 +99,8 @@ def restore_database_from_backup(
             "target": result.target,
             "evidence_rows_restored": result.evidence_rows,
             "salvaged_wal_files": len(result.salvaged_wal),
+            "recovery_timeline": result.timeline,
+            "restore_notes": list(result.notes),
             "build_seconds": round(result.build_seconds, 3),
             "swap_seconds": round(result.swap_seconds, 3),
         }

@@ -16,6 +16,7 @@ from drillbook.backup.weaviate import VectorStoreBackups
 from drillbook.config.model import Component
 from drillbook.engine.steps import RecoveryStep
 from drillbook.platforms.base import Platform
+from drillbook.runbook.workloads import await_replacement, replaces_killed_pods
 
 POD_READY_TIMEOUT_SECONDS = 300.0
 """The plan's `kubectl wait ... --timeout=5m`."""
@@ -35,6 +36,9 @@ def restart_vector_store(
     """Option A: replace the Weaviate pod and wait until it is ready."""
 
     def run() -> Mapping[str, Any]:
+        if replaces_killed_pods(platform):
+            # The StatefulSet has recreated weaviate-0 already: only the wait remains.
+            return await_replacement(platform, component, ready_timeout=ready_timeout)
         platform.restart(component.name)
         waited = platform.wait_until_ready(component.name, timeout=ready_timeout)
         return {"ready_after_seconds": round(waited, 4)}

@@ -10,6 +10,22 @@ from drillbook.engine.steps import RecoveryStep
 from drillbook.platforms.base import Platform
 
 
+def replaces_killed_pods(platform: Platform) -> bool:
+    """Whether the platform's controllers replace a killed replica by themselves (Kubernetes:
+    the ReplicaSet or StatefulSet recreates a deleted pod at once). There, the plan's `kubectl
+    delete pod X` after a pod failure has been done by the fault, and doing it again would kill
+    the replacement: a second outage the plan does not intend. Only its `kubectl wait` remains."""
+    return bool(getattr(platform, "replaces_killed_pods", False))
+
+
+def await_replacement(
+    platform: Platform, component: Component, *, ready_timeout: float
+) -> dict[str, Any]:
+    """The plan's `kubectl wait --for=condition=ready` on a controller's replacement."""
+    waited = platform.wait_until_ready(component.name, timeout=ready_timeout)
+    return {"replaced_by": "its controller", "ready_after_seconds": round(waited, 4)}
+
+
 def _workload(component: Component) -> str:
     return component.workload or f"deployment/{component.name}"
 

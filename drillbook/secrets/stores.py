@@ -160,15 +160,37 @@ class SecretStores(dict[str, SecretStore]):
             ) from None
 
 
-def open_secret_stores(config: DrillbookConfig, *, stack: LocalStack | None = None) -> SecretStores:
+def open_secret_stores(
+    config: DrillbookConfig,
+    *,
+    stack: LocalStack | None = None,
+    platform: Platform | None = None,
+) -> SecretStores:
     """The stores of every provider in `[secrets] providers`; on the embedded stack their
-    addresses, tokens and seeded values are the stack's own."""
+    addresses, tokens and seeded values are the stack's own; Kubernetes Secrets are reached
+    through the Kubernetes `platform`'s API client."""
     settings = config.secrets
     paths = SecretPaths(jwt_secret=settings.jwt_secret, api_key=settings.api_key)
     stores = SecretStores()
     for name in settings.providers:
+        if name == "kubernetes":
+            stores[name] = _kubernetes_store(settings, paths, platform)
+            continue
         stores[name] = _store(name, settings, paths, stack, source=config.source)
     return stores
+
+
+def _kubernetes_store(
+    settings: SecretsSettings, paths: SecretPaths, platform: Platform | None
+) -> SecretStore:
+    make = getattr(platform, "secrets_provider", None)
+    if make is None:
+        raise InvalidDrill(
+            "secrets provider 'kubernetes' needs platform 'kubernetes' and its API client "
+            '(platform = "kubernetes" in the configuration)'
+        )
+    provider = make(settings.kubernetes.namespace, settings.kubernetes.key)
+    return SecretStore(provider, paths)
 
 
 def embedded_store(stack: LocalStack, name: str) -> SecretStore:
@@ -288,7 +310,9 @@ class SecretsUndo:
     @property
     def stores(self) -> SecretStores:
         if self._stores is None:
-            self._stores = open_secret_stores(self._config, stack=self._stack)
+            self._stores = open_secret_stores(
+                self._config, stack=self._stack, platform=self._platform
+            )
         return self._stores
 
     def __call__(self, action: UndoAction) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from drillbook.stack.haproxy_runtime import BACKEND
+
 
 @dataclass(frozen=True)
 class Program:
@@ -79,17 +81,24 @@ def render_supervisord_conf(run_dir: Path, programs: list[Program]) -> str:
     return "\n".join(lines)
 
 
-def render_haproxy_conf(port: int, app_ports: Sequence[int]) -> str:
+def render_haproxy_conf(
+    port: int, app_ports: Sequence[int], *, stats_socket: Path | None = None
+) -> str:
     servers = "\n".join(
         f"    server app-{i} 127.0.0.1:{app_port} check" for i, app_port in enumerate(app_ports)
     )
+    # Read-only runtime API: a rolling restart asks it whether a replica is back in rotation
+    # (drillbook.stack.haproxy_runtime) before it takes the next one down.
+    stats = f"\n    stats socket {stats_socket} mode 600 level user" if stats_socket else ""
     # Health checks on /readyz every 250 ms mark a dead replica down after two misses; retries
     # with redispatch move a request that hit a dead replica to a live one, as a Kubernetes
     # Service with readiness probes would (a single replica loss is then invisible to users).
-    # /readyz is /livez plus "holds its JWT secret": a replica that can authenticate nobody
-    # (its secrets provider failing) takes no traffic, so a rollout of the fix is not a flap.
+    # /readyz is /livez plus "holds its JWT secret" and "has reached its database once": a
+    # replica that can authenticate nobody (its secrets provider failing), or one just started
+    # whose first database connection has not succeeded yet, takes no traffic, so a rollout of
+    # the fix is not a flap.
     return f"""global
-    maxconn 512
+    maxconn 512{stats}
 
 defaults
     mode http
@@ -103,9 +112,9 @@ defaults
 
 frontend eleanor
     bind 127.0.0.1:{port}
-    default_backend eleanor_replicas
+    default_backend {BACKEND}
 
-backend eleanor_replicas
+backend {BACKEND}
     balance roundrobin
     option httpchk GET /readyz
 {servers}

@@ -1,7 +1,8 @@
 """Scenario 1 of the DR plan: Application Failure.
 
 Symptoms: API endpoints returning 5xx, health checks failing. Recovery actions (10-15 min):
-`kubectl rollout restart deployment/eleanor-v8 -n eleanor-v8`, then `kubectl rollout status`.
+`kubectl rollout restart deployment/eleanor-v8 -n eleanor-v8`, `kubectl scale
+deployment/eleanor-v8 --replicas=N -n eleanor-v8`, then `kubectl rollout status`.
 Verification: health checks passing, critical endpoints responding, error rates normal.
 """
 
@@ -16,9 +17,10 @@ from drillbook.engine.checks import (
     health_checks_pass,
 )
 from drillbook.engine.drill import Drill
+from drillbook.faults.capacity import scale_down
 from drillbook.faults.process import kill_replicas
 from drillbook.load.checks import load_error_rate_normal, performance_normal
-from drillbook.runbook.workloads import restart_workload
+from drillbook.runbook.workloads import restart_workload, scale_workload
 
 pytestmark = pytest.mark.drill(scenario="application-failure", tier="critical")
 
@@ -43,6 +45,28 @@ def test_all_replicas_lost_recovered_by_restart(drill: Drill, app: Component) ->
     drill.recover(
         restart_workload(
             drill.platform, app, ready_timeout=drill.config.objectives.rto_for(app.tier)
+        )
+    )
+    drill.wait_until_recovered()
+    drill.verify(
+        health_checks_pass,
+        critical_endpoints_respond,
+        error_rate_normal,
+        load_error_rate_normal,
+        performance_normal,
+    )
+    drill.assert_objectives()
+
+
+@pytest.mark.drill(option="capacity lost (scaled to zero), kubectl scale")
+def test_scaled_to_zero_recovered_by_scaling_up(drill: Drill, app: Component) -> None:
+    """The application scaled to zero replicas: recovered by the plan's kubectl scale."""
+    deployed = drill.platform.status(app.name).desired
+    drill.inject(scale_down(drill.platform, app.name, replicas=0))
+    drill.wait_until_detected()
+    drill.recover(
+        scale_workload(
+            drill.platform, app, deployed, ready_timeout=drill.config.objectives.rto_for(app.tier)
         )
     )
     drill.wait_until_recovered()

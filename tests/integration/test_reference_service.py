@@ -519,10 +519,16 @@ def test_postgres_outage_then_recovery_without_restarting_the_service(stack: Sta
             assert httpx.get(f"{replica.url}/livez", timeout=3).status_code == 200
         metrics = httpx.get(f"{replicas[0].url}/metrics", timeout=3).text
         assert _metric(metrics, 'eleanor_dependency_failures_total{dependency="database"}') > 0
-        # A replica started while the database is down still starts and answers /health.
+        # A replica started while the database is down still starts and answers /health, but
+        # takes no traffic until it has reached its database once (warm_up.py); the replicas
+        # that reached it before stay ready: users see the outage as the 503 it is.
         late = stack.start_replica("app-late")
         stack.wait_live(late)
         assert httpx.get(f"{late.url}/health", timeout=3).status_code == 503
+        not_ready = httpx.get(f"{late.url}/readyz", timeout=3)
+        assert not_ready.status_code == 503, not_ready.text
+        assert "database has not been reached yet" in not_ready.json()["reason"]
+        assert [httpx.get(f"{r.url}/readyz", timeout=3).status_code for r in replicas] == [200, 200]
     finally:
         if stack.postgres is None:
             stack.start_postgres()
@@ -531,6 +537,10 @@ def test_postgres_outage_then_recovery_without_restarting_the_service(stack: Sta
         return httpx.get(f"{replica.url}/health", timeout=3).status_code == 200 or None
 
     assert late is not None
+    _wait_for(
+        "app-late ready once the database answers",
+        lambda: httpx.get(f"{late.url}/readyz", timeout=3).status_code == 200 or None,
+    )
     for replica in [*replicas, late]:
         _wait_for(f"{replica.name} healthy again", functools.partial(healthy, replica))
         after = _deliberate(replica, "after recovery", f"pg-after-{replica.name}")

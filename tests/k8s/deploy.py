@@ -93,7 +93,8 @@ def create_secrets(kubeconfig: Path, context: str) -> dict[str, str]:
     for value in values.values():
         register_secret(value)
     for namespace, name, pairs in (
-        ("eleanor-v8", "eleanor-v8-secrets", values),
+        ("eleanor-v8", "eleanor-v8-secrets", {"db-password": values["db-password"]}),
+        ("eleanor-v8", "eleanor-v8-jwt-secret", {"jwt-secret": values["jwt-secret"]}),
         ("eleanor-db", "postgres-credentials", {"password": values["db-password"]}),
     ):
         # Through stdin as a manifest with stringData: the values never reach a command line.

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.k8s.conftest import LocalKubernetes
+from drillbook.config.loader import load_config
+from tests.k8s.conftest import KWOK_CONFIG, LocalKubernetes
 from tests.k8s.deploy import REPO, kubectl
 
 pytestmark = [pytest.mark.integration]
@@ -115,3 +116,47 @@ def test_the_kind_cluster_publishes_the_apis_node_port_on_loopback() -> None:
     kind_toml = (REPO / "configs" / "kind.toml").read_text()
     assert f'base_url = "http://127.0.0.1:{mapping["hostPort"]}"' in kind_toml
     assert f'context = "kind-{kind["name"]}"' in kind_toml
+
+
+@pytest.mark.parametrize("overlay", ["production", "dr"])
+def test_the_jwt_secret_the_secrets_drill_revokes_is_the_apis_own_and_alone(
+    local_k8s: LocalKubernetes, overlay: str
+) -> None:
+    # The drill deletes or rotates [secrets] jwt_secret (key secrets.kubernetes.key) in
+    # secrets.kubernetes.namespace: that must be what the API reads its JWT_SECRET from, and
+    # nothing else may live in it, or the plan's fallback (kubectl set env JWT_SECRET=...)
+    # could not start a pod while the Secret is gone.
+    settings = load_config(KWOK_CONFIG).secrets
+    deployment = next(
+        d
+        for d in render(local_k8s.kubeconfig, overlay)
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "eleanor-v8"
+    )
+    assert deployment["metadata"]["namespace"] == settings.kubernetes.namespace
+    refs = {
+        env["name"]: env["valueFrom"]["secretKeyRef"]
+        for container in deployment["spec"]["template"]["spec"]["containers"]
+        for env in container.get("env", [])
+        if "secretKeyRef" in env.get("valueFrom", {})
+    }
+    assert refs["JWT_SECRET"] == {"name": settings.jwt_secret, "key": settings.kubernetes.key}
+    others = [name for name, ref in refs.items() if ref["name"] == settings.jwt_secret]
+    assert others == ["JWT_SECRET"]
+
+
+def test_the_api_is_ready_as_the_local_proxy_routes_and_live_on_livez() -> None:
+    # Readiness is what the embedded stack's HAProxy checks (the replica reached its database
+    # and holds its JWT secret), so a rollout on a cluster waits for the same thing as the
+    # local rolling restart; liveness stays on /livez (the process serves at all).
+    from drillbook.stack.layout import render_haproxy_conf
+    from drillbook.stack.reference_service.secrets_routes import READY_PATH
+
+    deployment = next(
+        d
+        for d in yaml.safe_load_all((REPO / "k8s" / "base" / "app.yaml").read_text())
+        if d and d["kind"] == "Deployment" and d["metadata"]["name"] == "eleanor-v8"
+    )
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == READY_PATH == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert f"option httpchk GET {READY_PATH}\n" in render_haproxy_conf(8080, [8081])

@@ -65,13 +65,58 @@ def test_kubernetes_put_patches_or_creates(api: Any) -> None:
     assert body["data"] == {"jwt": _encoded(VALUE)}
 
 
-def test_kubernetes_delete_then_restore_recreates_from_the_copy(api: Any) -> None:
-    api.read_namespaced_secret.return_value = V1Secret(data={"value": _encoded(VALUE)})
+def _cluster(api: Any, secrets: dict[str, dict[str, str]]) -> None:
+    """The autospec'd API backed by a dict of Secret name -> data, as the server keeps them."""
+
+    def read(name: str, namespace: str) -> V1Secret:
+        if name not in secrets:
+            raise ApiException(status=404, reason="Not Found")
+        return V1Secret(data=dict(secrets[name]))
+
+    def create(namespace: str, body: dict[str, Any]) -> None:
+        secrets[body["metadata"]["name"]] = dict(body["data"])
+
+    def delete(name: str, namespace: str) -> None:
+        if secrets.pop(name, None) is None:
+            raise ApiException(status=404, reason="Not Found")
+
+    api.read_namespaced_secret.side_effect = read
+    api.create_namespaced_secret.side_effect = create
+    api.delete_namespaced_secret.side_effect = delete
+
+
+def test_kubernetes_delete_keeps_a_copy_in_the_cluster_that_any_process_restores(
+    api: Any,
+) -> None:
+    secrets = {"s": {"value": _encoded(VALUE)}}
+    _cluster(api, secrets)
+    KubernetesSecretProvider(api, namespace="ns").delete("s")
+    assert set(secrets) == {"s-drillbook-backup"}
+    backup = api.create_namespaced_secret.call_args.args[1]
+    assert backup["metadata"]["labels"] == {"drillbook.dev/backup-of": "s"}
+    # Another provider (another process: the undo of a run that died) restores it.
+    KubernetesSecretProvider(api, namespace="ns").restore("s")
+    assert secrets == {"s": {"value": _encoded(VALUE)}}
+
+
+def test_kubernetes_put_back_after_a_rotation_replaces_the_new_value_with_the_kept_one(
+    api: Any,
+) -> None:
+    secrets = {"s": {"value": _encoded(VALUE)}}
+    _cluster(api, secrets)
     provider = KubernetesSecretProvider(api, namespace="ns")
     provider.delete("s")
-    api.delete_namespaced_secret.assert_called_once_with("s", "ns")
-    provider.restore("s")
-    assert api.create_namespaced_secret.call_args.args[1]["data"] == {"value": _encoded(VALUE)}
+    api.patch_namespaced_secret.side_effect = ApiException(status=404, reason="Not Found")
+    provider.put("s", "rotated-value")  # revoked, then rotated: created anew
+    assert secrets["s"] == {"value": _encoded("rotated-value")}
+    api.patch_namespaced_secret.side_effect = None
+    assert KubernetesSecretProvider(api, namespace="ns").put_back("s") == "replaced"
+    patch = api.patch_namespaced_secret.call_args
+    assert patch.args[2] == [
+        {"op": "replace", "path": "/data", "value": {"value": _encoded(VALUE)}}
+    ]
+    assert "s-drillbook-backup" not in secrets
+    assert provider.put_back("s") is None  # nothing kept any more: nothing to put back
 
 
 def test_kubernetes_restore_without_a_copy_needs_the_secret_to_exist(api: Any) -> None:

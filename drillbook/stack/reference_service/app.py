@@ -57,6 +57,7 @@ from drillbook.stack.reference_service.secrets_loader import (
 )
 from drillbook.stack.reference_service.secrets_routes import router as secrets_router
 from drillbook.stack.reference_service.settings import Settings
+from drillbook.stack.reference_service.warm_up import WarmUp
 
 LOGGER_NAME = "drillbook.reference_service"
 TRACE_HEADER = "X-Trace-Id"
@@ -65,6 +66,9 @@ DATABASE = "database"
 CACHE = "cache"
 SECRETS = "secrets"
 PRECEDENT_STORE = "precedent_store"
+_FIRST_CONTACT_SECONDS = 2.0
+"""Bound of each dependency's first contact at start-up: longer than a request's, since it
+pays for what a process does once (imports, TLS contexts, connections; see warm_up.py)."""
 
 Decision = Literal["allow", "deny", "escalate"]
 _DECISIONS: tuple[Decision, ...] = ("allow", "deny", "escalate")
@@ -220,15 +224,17 @@ class ServiceState:
             else:
                 self.logger.warning("dependency %s is failing: %s", name, reason)
 
-    async def prepare_schema(self) -> None:
-        """Create the evidence table at start-up; retried lazily on the first write."""
+    async def prepare_schema(self) -> str | None:
+        """Create the evidence table: the replica's first database connection, with a start-up's
+        patience. None when done, else why not (the warm-up retries it, see warm_up.py; a
+        write also creates the table when it is missing)."""
         try:
-            await self.store.ensure_schema(timeout=2.0)
+            await self.store.ensure_schema(timeout=_FIRST_CONTACT_SECONDS)
         except (DatabaseUnavailable, InvalidPayload) as exc:
             self.dependency_result(DATABASE, False, str(exc))
-            self.logger.warning("evidence schema not ready at start-up (will retry): %s", exc)
-        else:
-            self.dependency_result(DATABASE, True)
+            return str(exc)
+        self.dependency_result(DATABASE, True)
+        return None
 
 
 class ServingMiddleware:
@@ -382,6 +388,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     precedents = PrecedentService.from_settings(settings, logger)
+    warm_up = WarmUp()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -399,8 +406,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for problem in problems.values():
             if problem is not None:
                 logger.error("secret not loaded at start-up (protected calls get 503): %s", problem)
-        # In the background, so the process serves /health at once even if Postgres is down.
-        task = asyncio.create_task(service.prepare_schema())
+        # In the background, so the process serves /livez and /health at once even if Postgres
+        # is down; /readyz says ready only once every dependency has been contacted and the
+        # database has answered (warm_up.py: a first contact stalls the event loop).
+        task = asyncio.create_task(
+            warm_up.run(
+                reach_database=service.prepare_schema,
+                first_contacts=(
+                    lambda: service.cache.ping(_FIRST_CONTACT_SECONDS),
+                    lambda: precedents.health(_FIRST_CONTACT_SECONDS),
+                ),
+                logger=logger,
+            )
+        )
         service.background.add(task)
         task.add_done_callback(service.background.discard)
         try:
@@ -422,6 +440,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     secrets = loader_for(settings.secrets, jwt_secret=settings.jwt_secret)
     app.state.secrets = secrets
+    app.state.warm_up = warm_up
     app.include_router(secrets_router)
     app.state.precedents = precedents
     app.include_router(precedent_router(require_auth))

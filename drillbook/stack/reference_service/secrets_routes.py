@@ -3,7 +3,8 @@
 - `GET /outbound/check`: the plan's "Test LLM API calls". Loads the LLM API key from the
   configured provider and calls the LLM API with it (`ELEANOR_LLM_API_URL`); 200 when the call
   succeeds, 503 with the reason (never the key) when the key cannot be loaded or is refused.
-- `GET /readyz`: readiness, what the proxy routes by: 200 when the JWT secret is loaded.
+- `GET /readyz`: readiness, what the proxy routes by: 200 once the replica is warm (its
+  database reached) and holds its JWT secret.
 - `GET /llm-stub/v1/models`: a stand-in for the LLM provider's API on loopback (the drill may not
   leave the machine). It accepts exactly the key whose SHA-256 is `ELEANOR_LLM_STUB_KEY_SHA256`.
 """
@@ -23,6 +24,7 @@ from drillbook.stack.reference_service.secrets_loader import (
     SecretsLoader,
     SecretUnavailable,
 )
+from drillbook.stack.reference_service.warm_up import WarmUp
 
 LLM_STUB_PATH = "/llm-stub/v1/models"
 READY_PATH = "/readyz"
@@ -89,10 +91,16 @@ async def outbound_check(request: Request) -> JSONResponse:
 
 @router.get(READY_PATH)
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness (what the proxy routes by): the process holds its JWT secret, so it can tell
-    callers apart. A replica that cannot authenticate anybody takes no traffic, as a pod whose
-    readiness probe fails. No other dependency counts: a database outage must reach the users'
-    requests (and the drills' probes) as the 503 it is, not as "no server"."""
+    """Readiness (what the proxy routes by): the process is warm (it has contacted each
+    dependency once and reached its database, see warm_up.py) and holds its JWT secret, so it
+    can tell callers apart. A replica that cannot authenticate anybody, or has not reached its
+    database yet, takes no traffic, as a pod whose readiness probe fails. After start-up no
+    other dependency counts: a database outage must reach the users' requests (and the drills'
+    probes) as the 503 it is, not as "no server"."""
+    warm_up: WarmUp = request.app.state.warm_up
+    problem = warm_up.problem()
+    if problem is not None:
+        return JSONResponse({"status": "not ready", "reason": problem}, status_code=503)
     service = request.app.state.service
     if not service.settings.auth_enabled:
         return JSONResponse({"status": "ready"})

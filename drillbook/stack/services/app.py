@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from drillbook.platforms.local import LocalComponent
+from drillbook.stack.haproxy_runtime import SOCKET_NAME, in_rotation
 from drillbook.stack.launch import env_file_of, launch_command
 from drillbook.stack.layout import Program
 from drillbook.stack.probing import http_ready
@@ -70,10 +71,18 @@ class AppService:
                 processes=names,
                 desired=stack.app_replicas,
                 env_file=env_file_of(stack.run_dir, "app"),
+                # Ready as the proxy (and a pod's readinessProbe) sees it: /readyz answers 200
+                # once the replica holds its JWT secret and has reached its database.
                 readiness={
-                    name: http_ready(f"http://127.0.0.1:{port}/livez")
+                    name: http_ready(f"http://127.0.0.1:{port}/readyz")
                     for name, port in zip(names, stack.app_ports, strict=True)
                 },
+                in_rotation={
+                    name: in_rotation(stack.run_dir / SOCKET_NAME, name) for name in names
+                },
+                # As k8s/base/app.yaml's strategy (maxSurge 1, maxUnavailable 0): a rolling
+                # restart never serves with fewer replicas than desired.
+                max_surge=1,
             )
         }
 

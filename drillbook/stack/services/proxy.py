@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from drillbook.platforms.local import LocalComponent
 from drillbook.stack.binaries import require_binary
+from drillbook.stack.haproxy_runtime import SOCKET_NAME
 from drillbook.stack.layout import Program, render_haproxy_conf
 from drillbook.stack.probing import http_ready
 from drillbook.stack.services.base import StackContext
@@ -24,7 +25,8 @@ class ProxyService:
         port = ctx.take_port("proxy")
         app_ports = [ctx.take_port(f"app-{i}") for i in range(ctx.settings.max_app_replicas)]
         config = ctx.run_dir / "haproxy.cfg"
-        config.write_text(render_haproxy_conf(port, app_ports))
+        socket = ctx.run_dir / SOCKET_NAME
+        config.write_text(render_haproxy_conf(port, app_ports, stats_socket=socket))
         return [
             Program(
                 group="proxy",
