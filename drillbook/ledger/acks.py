@@ -17,7 +17,7 @@ from typing import IO, Any, Literal
 AckState = Literal["acknowledged", "failed"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Acknowledgement:
     """One write the target acknowledged (answered with success)."""
 

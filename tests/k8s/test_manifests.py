@@ -105,14 +105,17 @@ def test_the_dry_run_would_catch_a_broken_manifest(
 
 def test_the_kind_cluster_publishes_the_apis_node_port_on_loopback() -> None:
     kind = yaml.safe_load((REPO / "k8s" / "kind-cluster.yaml").read_text())
-    (mapping,) = kind["nodes"][0]["extraPortMappings"]
-    assert mapping["listenAddress"] == "127.0.0.1"
+    mappings = kind["nodes"][0]["extraPortMappings"]
+    assert {m["listenAddress"] for m in mappings} == {"127.0.0.1"}
     service = next(
         d
         for d in yaml.safe_load_all((REPO / "k8s" / "base" / "app.yaml").read_text())
         if d and d["kind"] == "Service"
     )
-    assert service["spec"]["ports"][0]["nodePort"] == mapping["containerPort"]
+    # The API's; the other mapping is PostgreSQL's kind-only NodePort (test_kind_ledger.py).
+    (mapping,) = [
+        m for m in mappings if m["containerPort"] == service["spec"]["ports"][0]["nodePort"]
+    ]
     kind_toml = (REPO / "configs" / "kind.toml").read_text()
     assert f'base_url = "http://127.0.0.1:{mapping["hostPort"]}"' in kind_toml
     assert f'context = "kind-{kind["name"]}"' in kind_toml
