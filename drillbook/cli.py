@@ -18,8 +18,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drillbook.errors import DrillError
+
+if TYPE_CHECKING:
+    from drillbook.config.model import LedgerSettings
 
 RESULTS_DIR = Path("reports") / "allure-results"
 HTML_DIR = Path("reports") / "html"
@@ -107,7 +111,24 @@ def _check_config(args: argparse.Namespace) -> int:
     for component in target.components.values():
         where = component.namespace or component.supervisor_group or "-"
         print(f"  component {component.name}: {component.role}, {component.tier}, {where}")
+    print(f"  {_describe_ledger(config.ledger)}")
     return 0
+
+
+def _describe_ledger(ledger: LedgerSettings) -> str:
+    """One line: whether (and how) drills measure data loss; a missing writer is worth a look."""
+    if ledger.write_path is None:
+        return "ledger: none ([ledger] write_path unset): drills measure no data loss"
+    where = {
+        "table": f"table {ledger.table}"
+        + (f" (DSN from ${ledger.dsn_env})" if ledger.dsn_env else ""),
+        "jsonl": f"file {ledger.jsonl_path}",
+        "http": f"GET {ledger.read_path}",
+    }[ledger.source]
+    return (
+        f"ledger: {ledger.rate_per_second:g} writes/s to {ledger.write_path} "
+        f"({ledger.records}), read back from {where}"
+    )
 
 
 def _stack(args: argparse.Namespace) -> int:
