@@ -15,7 +15,7 @@ from typing import Any
 
 from drillbook.config.model import CacheSettings, Component
 from drillbook.engine.steps import RecoveryStep
-from drillbook.errors import RecoveryTimeout
+from drillbook.errors import RecoveryTimeout, VerificationFailed
 from drillbook.platforms.base import Platform
 from drillbook.probes.redis import CacheNode, snapshot
 from drillbook.runbook.workloads import await_replacement, replaces_killed_pods
@@ -106,9 +106,26 @@ def restart_old_master(
         deadline = started + settings.rejoin_timeout_seconds
         split_since: float | None = None
         split_seconds = 0.0
+        promoted: str | None = None
         while True:
             seen = snapshot(settings)
             masters = seen.masters
+            if promoted is None and seen.agreed_master not in (None, old_master.address):
+                promoted = seen.agreed_master
+            if promoted is not None and seen.agreed_master == old_master.address:
+                # Sentinel failed over a SECOND time, back to the old master: it judged the
+                # master it had just promoted down. That is a second outage of writes (and what
+                # that master took meanwhile is lost), not the rejoin the plan expects.
+                raise VerificationFailed(
+                    f"Sentinel failed over a second time: the Sentinels moved the master from "
+                    f"{promoted} back to the old master {old_master.name} "
+                    f"({old_master.address}) {seen.at - started:.1f}s after it restarted, "
+                    f"instead of making it a replica; nodes say "
+                    f"{ {n.name: n.role or n.error for n in seen.nodes.values()} }. Sentinel "
+                    "judged the new master down (no reply within down-after-milliseconds): "
+                    "check the Sentinel logs for +sdown/+odown of it, and whether its "
+                    "down-after-milliseconds survives a stall of the machine"
+                )
             if len(masters) > 1:
                 split_since = seen.at if split_since is None else split_since
             elif split_since is not None:
