@@ -101,13 +101,22 @@ def open_target(config: DrillbookConfig) -> Target:
         journal=journal,
         stack=stack,
     )
+    return finish_opening(target)
+
+
+def finish_opening(target: Target) -> Target:
+    """Wire the undo executors that are not platform verbs, then replay what a dead run left.
+
+    Every platform gets the same two: a secret restored in its store, and a drillbook undo
+    handler (e.g. a data directory put back). The replay comes last, once every executor a
+    journaled undo may name is there.
+    """
+    from drillbook.engine.undo_handlers import HANDLER_PLATFORM, handler_executor
     from drillbook.secrets.stores import UNDO_PLATFORM, secrets_undo
 
     target.undo_executors[UNDO_PLATFORM] = secrets_undo(target)
-    from drillbook.engine.undo_handlers import HANDLER_PLATFORM, handler_executor
-
-    target.undo_executors[HANDLER_PLATFORM] = handler_executor(platform)
-    target.replayed_undos = replay_pending(journal, target.apply_undo)
+    target.undo_executors[HANDLER_PLATFORM] = handler_executor(target.platform)
+    target.replayed_undos = replay_pending(target.journal, target.apply_undo)
     for outcome in target.replayed_undos:
         log.warning(
             "replayed an undo left pending by an earlier run: %s (%s)",

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import os
 import re
 from pathlib import Path
 
 from drillbook.config.model import DrillbookConfig
-from drillbook.engine.undo import UndoJournal, replay_pending
+from drillbook.engine.undo import UndoJournal
 from drillbook.errors import InvalidDrill
 from drillbook.platforms.kubernetes import KubernetesPlatform
 from drillbook.platforms.pod_view import PodReadinessView
 from drillbook.probes.auth import TokenProvider
-from drillbook.target import Target
-
-log = logging.getLogger(__name__)
+from drillbook.target import Target, finish_opening
 
 
 def journal_path(context: str, server: str, root: Path | None = None) -> Path:
@@ -89,21 +86,7 @@ def open_kubernetes_target(config: DrillbookConfig, *, context: str | None = Non
         for close in reversed(closers):
             close()
         raise
-    # The same executors as on the local platform: undos that are not platform verbs (a secret
-    # restored in its store, a drillbook undo handler) run here too.
-    from drillbook.engine.undo_handlers import HANDLER_PLATFORM, handler_executor
-    from drillbook.secrets.stores import UNDO_PLATFORM, secrets_undo
-
-    target.undo_executors[UNDO_PLATFORM] = secrets_undo(target)
-    target.undo_executors[HANDLER_PLATFORM] = handler_executor(platform)
-    target.replayed_undos = replay_pending(journal, target.apply_undo)
-    for outcome in target.replayed_undos:
-        log.warning(
-            "replayed an undo left pending by an earlier run: %s (%s)",
-            outcome.action.description,
-            "ok" if outcome.ok else outcome.error,
-        )
-    return target
+    return finish_opening(target)
 
 
 def open_dr_target(config: DrillbookConfig) -> Target:
