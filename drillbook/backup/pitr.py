@@ -37,7 +37,7 @@ from drillbook.backup.wal import (
     relate_copies,
     segment_problem,
 )
-from drillbook.stack.services.postgres import wal_archive_command
+from drillbook.stack.services.postgres import ARCHIVE_TEMPORARY_PREFIX, wal_archive_command
 
 BASE_PREFIX = "base-"
 BASE_TIME_FORMAT = "%Y%m%d-%H%M%S"
@@ -243,6 +243,8 @@ def merge_archive(pending: Path, archive: Path) -> list[str]:
     if not pending.is_dir():
         return moved
     for path in sorted(pending.iterdir()):
+        if path.name.startswith(ARCHIVE_TEMPORARY_PREFIX):
+            continue  # a copy the scratch server's archiver never finished
         if not (archive / path.name).exists():
             shutil.move(str(path), str(archive / path.name))
             moved.append(path.name)

@@ -93,21 +93,33 @@ def render_haproxy_conf(
     # Health checks on /readyz every 250 ms mark a dead replica down after two misses; retries
     # with redispatch move a request that hit a dead replica to a live one, as a Kubernetes
     # Service with readiness probes would (a single replica loss is then invisible to users).
+    # A GET or HEAD sent over a reused idle connection to a replica that was just killed gets
+    # no response at all; without an L7 retry HAProxy closes the client's connection and
+    # leaves the retry to the client (RFC 9112 9.3.1), which browsers do and httpx (our
+    # probe) does not. An ingress retries such idempotent requests on another pod (nginx's
+    # proxy_next_upstream default), so the embedded proxy does too; writes are never retried
+    # (a POST may have been applied), so a write lost with a replica still counts against RPO.
+    # The access log (stdout, logs/haproxy-0.out.log) lets a failed drill show which request
+    # went where.
     # /readyz is /livez plus "holds its JWT secret" and "has reached its database once": a
     # replica that can authenticate nobody (its secrets provider failing), or one just started
     # whose first database connection has not succeeded yet, takes no traffic, so a rollout of
     # the fix is not a flap.
     return f"""global
     maxconn 512{stats}
+    log stdout format raw local0
 
 defaults
     mode http
+    log global
+    option httplog
     timeout connect 500ms
     timeout client 30s
     timeout server 30s
     timeout check 500ms
     retries 2
     option redispatch 1
+    retry-on conn-failure empty-response
     default-server inter 250ms fall 2 rise 1
 
 frontend eleanor
@@ -117,5 +129,6 @@ frontend eleanor
 backend {BACKEND}
     balance roundrobin
     option httpchk GET /readyz
+    http-request disable-l7-retry unless METH_GET
 {servers}
 """

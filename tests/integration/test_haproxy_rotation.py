@@ -74,7 +74,9 @@ def proxy() -> Iterator[tuple[Path, Replica, subprocess.Popen[bytes]]]:
     config.write_text(render_haproxy_conf(front, [app0, app1], stats_socket=socket_path))
     replica = Replica(app0)
     replica.start()
-    process = subprocess.Popen([haproxy, "-f", str(config), "-db"], stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [haproxy, "-f", str(config), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         _until("the stats socket answers", lambda: socket_path.exists())
         yield socket_path, replica, process

@@ -159,10 +159,23 @@ WAL_ARCHIVE_DIR = Path("backups") / "wal"
 """The WAL archive, relative to the run directory."""
 
 
+ARCHIVE_TEMPORARY_PREFIX = ".partial-copy-"
+"""A WAL file being copied into the archive; never a segment (see wal_archive_command)."""
+
+
 def wal_archive_command(archive: Path) -> str:
-    """archive_command: copy a finished WAL segment into the archive, never over one there."""
+    """archive_command: copy a finished WAL segment into the archive, never over one there.
+
+    The copy goes to a hidden temporary name and is renamed into place: the database drill
+    SIGKILLs the server, and a `cp` killed halfway would otherwise leave a truncated segment
+    under its final name, which every later attempt refuses to overwrite (archiving stalls)
+    and a restore replays as if it were whole. A rename within one directory is atomic, so
+    the archive holds whole segments only; a leftover temporary file is overwritten by the
+    next attempt and ignored by everything that reads the archive.
+    """
     quoted = shlex.quote(str(archive))
-    return f"test ! -f {quoted}/%f && cp %p {quoted}/%f"
+    temporary = f"{quoted}/{ARCHIVE_TEMPORARY_PREFIX}%f"
+    return f"test ! -f {quoted}/%f && cp %p {temporary} && mv {temporary} {quoted}/%f"
 
 
 def prepare_wal_archive(run_dir: Path, user: str | None, archive: Path | None = None) -> Path:
