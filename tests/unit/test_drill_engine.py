@@ -189,8 +189,13 @@ def test_absorbed_fault_that_caused_an_outage_fails(tmp_path: Path) -> None:
     drill, _, _ = make_drill(tmp_path, down_between(2.5, 3.0))
     drill.begin(baseline_seconds=2.0)
     drill.inject(fault())
-    with pytest.raises(DrillFailed, match="users saw an outage"):
+    with pytest.raises(DrillFailed, match="users saw an outage") as excinfo:
         drill.observe_no_outage(3.0)
+    # A red drill says what users saw: which probe failed, when after the fault, and why.
+    message = str(excinfo.value)
+    assert message.endswith(
+        "2 unhealthy sample(s): health at +0.500s: down; health at +0.750s: down"
+    )
     drill.finish()
 
 
