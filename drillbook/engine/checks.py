@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from drillbook.core.timeline import UNHEALTHY, Sample, SampleStatus
+from drillbook.core.timeline import UNHEALTHY, Sample, SampleStatus, describe_unhealthy
 from drillbook.engine.steps import CheckResult
 from drillbook.probes.http import HttpProber
 
@@ -91,10 +91,11 @@ def error_rate_normal(drill: Drill) -> CheckResult:
         return CheckResult("error rates normal", False, "no samples since recovery to judge")
     errors = sum(1 for s in samples if s.status in UNHEALTHY)
     rate = errors / len(samples)
+    seen = f"; {describe_unhealthy(samples, fault_at=drill.fault_at or 0.0)}" if errors else ""
     return CheckResult(
         "error rates normal",
         rate <= limit,
         f"{errors} of {len(samples)} probe samples since recovery unhealthy "
-        f"({rate:.1%}, allowed {limit:.1%})",
+        f"({rate:.1%}, allowed {limit:.1%}){seen}",
         {"error_rate": rate, "samples": len(samples), "allowed": limit},
     )

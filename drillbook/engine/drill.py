@@ -16,7 +16,13 @@ from drillbook.config.durations import format_duration
 from drillbook.config.model import DrillbookConfig, ProbingSettings, Tier
 from drillbook.core.clock import Clock, SystemClock
 from drillbook.core.recovery import RecoveryMeasurement, combine, measure_recovery
-from drillbook.core.timeline import UNHEALTHY, Event, EventKind, SampleStatus, Timeline
+from drillbook.core.timeline import (
+    Event,
+    EventKind,
+    SampleStatus,
+    Timeline,
+    describe_unhealthy,
+)
 from drillbook.engine.companions import Companion, objective_breaches
 from drillbook.engine.observer import DrillObserver, ObserverSet
 from drillbook.engine.steps import Check, CheckResult, Fault, RecoveryStep
@@ -240,22 +246,15 @@ class Drill:
                 )
             return measurement
 
-    def _unhealthy_after_fault(self, shown: int = 3) -> str:
+    def _unhealthy_after_fault(self) -> str:
         """The unhealthy samples users saw after the fault: when, which probe, and why."""
         assert self.fault_at is not None
-        unhealthy = [
+        after = [
             s
             for s in self.timeline.samples
-            if s.probe in self.probe_names and s.sent_at >= self.fault_at and s.status in UNHEALTHY
+            if s.probe in self.probe_names and s.sent_at >= self.fault_at
         ]
-        listed = "; ".join(
-            f"{s.probe} at +{s.sent_at - self.fault_at:.3f}s: {s.status}"
-            + (f" ({s.detail})" if s.detail else "")
-            + (f" HTTP {s.http_status}" if s.http_status is not None else "")
-            for s in unhealthy[:shown]
-        )
-        more = f" and {len(unhealthy) - shown} more" if len(unhealthy) > shown else ""
-        return f"{len(unhealthy)} unhealthy sample(s): {listed}{more}"
+        return describe_unhealthy(after, fault_at=self.fault_at)
 
     def recover(self, *steps: RecoveryStep) -> None:
         """Run the plan's recovery steps in order."""

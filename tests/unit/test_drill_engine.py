@@ -19,7 +19,7 @@ from drillbook.core.timeline import EventKind, Sample, SampleStatus, Timeline
 from drillbook.engine.drill import Drill, DrillIdentity
 from drillbook.engine.steps import Fault, RecoveryStep
 from drillbook.engine.undo import UndoAction, UndoJournal, UndoStack
-from drillbook.errors import DrillFailed, ObjectiveBreached, RecoveryTimeout
+from drillbook.errors import DrillFailed, ObjectiveBreached, RecoveryTimeout, VerificationFailed
 
 INTERVAL = 0.25
 
@@ -235,3 +235,21 @@ def test_failed_undo_stays_pending_for_the_next_run(tmp_path: Path) -> None:
     assert outcomes[0].error is not None and "supervisord" in outcomes[0].error
     platform = RecordingPlatform()
     assert len(replay_pending(journal, platform.apply_undo)) == 1
+
+
+def test_error_rate_after_recovery_names_the_unhealthy_samples(tmp_path: Path) -> None:
+    from drillbook.engine.checks import error_rate_normal
+
+    def relapse(t: float) -> SampleStatus:
+        # Down after the fault, recovered at 4.0 s, one relapse at 6.0 s.
+        return SampleStatus.DOWN if 2.5 <= t < 4.0 or t == 6.0 else SampleStatus.OK
+
+    drill, _, _ = make_drill(tmp_path, relapse)
+    drill.begin(baseline_seconds=2.0)
+    drill.inject(fault())
+    drill.wait_until_detected()
+    drill.wait_until_recovered()
+    with pytest.raises(VerificationFailed, match="error rates normal") as excinfo:
+        drill.verify(error_rate_normal, window_seconds=4.0)
+    assert "1 unhealthy sample(s): health at +4.000s: down" in str(excinfo.value)
+    drill.finish()
