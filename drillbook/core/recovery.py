@@ -5,10 +5,15 @@ Pure functions over samples so that every rule can be unit-tested with invented 
 The rules, chosen so that a green drill is a conservative statement:
 - A sample describes the target at the moment it was *sent*.
 - Detection is the first unhealthy sample (down or error) sent at or after the fault.
-- Recovery is the first sample of the first run of N consecutive ok samples after detection;
-  RTO = that sample's send time minus the fault time. The true moment of recovery lies after
-  the last unhealthy sample before it, so RTO is reported as an upper bound with an error bar
-  down to that sample: the objective is checked against the upper bound.
+- Recovery is the first sample of the run of ok samples the service is still in when it is
+  measured, once that run is N samples long; RTO = that sample's send time minus the fault
+  time. A healthy run that ended in an unhealthy sample was not the recovery, however long:
+  a fault that reaches replicas one by one (a secret each replica drops when its cache
+  expires) can look healed for a moment and then fail again, and the outage users saw lasted
+  until the service came back for good. Such runs are counted as flaps (relapses when they
+  had reached N). The true moment of recovery lies after the last unhealthy sample before
+  the run, so RTO is reported as an upper bound with an error bar down to that sample: the
+  objective is checked against the upper bound.
 - Throttled samples (HTTP 429) say nothing about health: they neither count towards the run of
   healthy samples nor break it, but they widen the error bar because they are skipped.
 - If no unhealthy sample is seen after the fault, no outage was observed: RTO is 0 and the error
@@ -41,8 +46,10 @@ class RecoveryMeasurement:
     throttled_samples: int
     """Samples classified throttled (429) after the fault: skipped, not trusted either way."""
     flaps: int
-    """Returns to ok that did not last N samples, between detection and recovery."""
+    """Returns to ok that ended in an unhealthy sample, between detection and recovery."""
     first_sample_after_fault_at: float | None
+    relapses: int = 0
+    """Those flaps that had lasted N samples: the service looked recovered, then failed again."""
 
     @property
     def outage_observed(self) -> bool:
@@ -94,9 +101,10 @@ class RecoveryMeasurement:
                 f"detected after {self.time_to_detect_seconds:.3f}s, not recovered "
                 f"({self.samples_after_fault} samples after the fault, {self.flaps} flaps)"
             )
+        relapsed = f" ({self.relapses} after looking recovered)" if self.relapses else ""
         return (
             f"RTO {self.rto_seconds:.3f}s (-{self.rto_error_bar_seconds:.3f}s), "
-            f"detected after {self.time_to_detect_seconds:.3f}s, {self.flaps} flaps, "
+            f"detected after {self.time_to_detect_seconds:.3f}s, {self.flaps} flaps{relapsed}, "
             f"{self.throttled_samples} throttled samples"
         )
 
@@ -126,23 +134,23 @@ def measure_recovery(
             first_sample_after_fault_at=first_after,
         )
 
-    recovered_at: float | None = None
     last_unhealthy_at = judged[detected_index].sent_at
-    flaps = 0
+    flaps = relapses = 0
     run_start: int | None = None
     for i in range(detected_index, len(judged)):
         sample = judged[i]
         if sample.status is SampleStatus.OK:
             if run_start is None:
                 run_start = i
-            if i - run_start + 1 >= healthy_streak:
-                recovered_at = judged[run_start].sent_at
-                break
         else:
             if run_start is not None:
                 flaps += 1
+                relapses += i - run_start >= healthy_streak
             run_start = None
             last_unhealthy_at = sample.sent_at
+    # The run the service is in now is the recovery once it is N samples long.
+    recovered = run_start is not None and len(judged) - run_start >= healthy_streak
+    recovered_at = judged[run_start].sent_at if recovered and run_start is not None else None
 
     return RecoveryMeasurement(
         fault_at=fault_at,
@@ -154,6 +162,7 @@ def measure_recovery(
         throttled_samples=throttled,
         flaps=flaps,
         first_sample_after_fault_at=first_after,
+        relapses=relapses,
     )
 
 
@@ -181,6 +190,7 @@ def combine(measurements: Sequence[RecoveryMeasurement]) -> RecoveryMeasurement:
         samples_after_fault=sum(m.samples_after_fault for m in measurements),
         throttled_samples=sum(m.throttled_samples for m in measurements),
         flaps=sum(m.flaps for m in measurements),
+        relapses=sum(m.relapses for m in measurements),
         first_sample_after_fault_at=min(
             (m.first_sample_after_fault_at for m in measurements if m.first_sample_after_fault_at),
             default=None,

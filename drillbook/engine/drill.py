@@ -265,7 +265,7 @@ class Drill:
                 self._event(EventKind.RECOVERY_FINISHED, step.name, **dict(details))
 
     def wait_until_recovered(self, *, timeout: float | None = None) -> RecoveryMeasurement:
-        """Wait for N consecutive healthy samples on every probe; returns the measurement."""
+        """Wait until every probe is in a run of N or more healthy samples; the measurement."""
         limit = timeout if timeout is not None else self.probing.recover_timeout_seconds
         n = self.probing.healthy_streak
         with self.phase("recovered", f"wait until recovered: {n} consecutive healthy samples"):
@@ -409,6 +409,7 @@ class Drill:
             "outage_seconds": None if m is None else m.outage_seconds,
             "outage_observed": None if m is None else m.outage_observed,
             "flaps": None if m is None else m.flaps,
+            "relapses": None if m is None else m.relapses,
             "healthy_streak": self.probing.healthy_streak,
             "probe_interval_seconds": self.probing.interval_seconds,
             "samples": counts,

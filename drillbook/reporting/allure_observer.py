@@ -188,6 +188,7 @@ def _figures_html(figures: Mapping[str, Any]) -> str:
         ("outage_seconds", "outage seen by users (s)"),
         ("outage_observed", "outage observed"),
         ("flaps", "flaps before recovery"),
+        ("relapses", "relapses (flaps after looking recovered)"),
         ("probe_interval_seconds", "probe interval (s)"),
         ("healthy_streak", "healthy samples to count as recovered"),
         ("verdict", "verdict"),

@@ -60,6 +60,30 @@ def test_flapping_counts_only_a_full_streak() -> None:
     assert m.rto_error_bar_seconds == pytest.approx(INTERVAL)
 
 
+def test_a_healthy_run_that_relapses_was_not_the_recovery() -> None:
+    # What a secret fault looks like when replicas drop their cached secret one by one: one
+    # replica fails (detected), the other still answers for a moment (4 ok: longer than the
+    # streak), then fails too; the service comes back for good at index 12.
+    samples = series([DOWN, OK, OK, OK, OK, DOWN, DOWN, DOWN, DOWN, DOWN, DOWN, DOWN, OK, OK, OK])
+    m = measure_recovery(samples, fault_at=0.0, healthy_streak=3)
+    assert m.recovered_at == pytest.approx(12 * INTERVAL)
+    assert m.rto_seconds == pytest.approx(3.0)
+    assert m.last_unhealthy_at == pytest.approx(11 * INTERVAL)
+    assert (m.flaps, m.relapses) == (1, 1)
+    assert "1 flaps (1 after looking recovered)" in m.describe()
+
+
+def test_in_a_relapse_the_service_is_not_recovered_yet() -> None:
+    # Measured while it is down again: the earlier streak does not count; nor does a new run
+    # shorter than the streak.
+    down_again = series([DOWN, OK, OK, OK, DOWN, DOWN])
+    assert measure_recovery(down_again, fault_at=0.0, healthy_streak=3).recovered_at is None
+    coming_back = series([DOWN, OK, OK, OK, DOWN, OK, OK])
+    m = measure_recovery(coming_back, fault_at=0.0, healthy_streak=3)
+    assert m.recovered_at is None
+    assert m.relapses == 1
+
+
 def test_never_recovers() -> None:
     samples = series([OK, DOWN, DOWN, OK, DOWN, ERR, ERR])
     m = measure_recovery(samples, fault_at=0.2, healthy_streak=2)
