@@ -30,6 +30,12 @@ from drillbook.stack.ports import free_ports
 pytestmark = pytest.mark.integration
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A dropped request ends in a write to the shut-down socket: expected, not news.
+        del request, client_address
+
+
 @dataclass
 class Replica:
     """A stand-in replica: healthy to HAProxy's checks; `drops` says whether it answers requests."""
@@ -38,7 +44,7 @@ class Replica:
     port: int
     drops: bool
     received: Counter[str] = field(default_factory=Counter)
-    server: ThreadingHTTPServer | None = None
+    server: _QuietServer | None = None
 
     def start(self) -> None:
         replica = self
@@ -71,7 +77,7 @@ class Replica:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 del format, args  # quiet
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = _QuietServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
