@@ -149,8 +149,9 @@ def measure_recovery(
             run_start = None
             last_unhealthy_at = sample.sent_at
     # The run the service is in now is the recovery once it is N samples long.
-    recovered = run_start is not None and len(judged) - run_start >= healthy_streak
-    recovered_at = judged[run_start].sent_at if recovered and run_start is not None else None
+    recovered_at: float | None = None
+    if run_start is not None and len(judged) - run_start >= healthy_streak:
+        recovered_at = judged[run_start].sent_at
 
     return RecoveryMeasurement(
         fault_at=fault_at,

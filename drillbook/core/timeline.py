@@ -161,16 +161,20 @@ def statuses(samples: Sequence[Sample]) -> list[SampleStatus]:
     return [s.status for s in samples]
 
 
+def describe_sample(sample: Sample, *, fault_at: float) -> str:
+    """One sample for a failure message: probe, time after the fault, status, and why."""
+    return (
+        f"{sample.probe} at +{sample.sent_at - fault_at:.3f}s: {sample.status}"
+        + (f" ({sample.detail})" if sample.detail else "")
+        + (f" HTTP {sample.http_status}" if sample.http_status is not None else "")
+    )
+
+
 def describe_unhealthy(samples: Sequence[Sample], *, fault_at: float, shown: int = 3) -> str:
     """The unhealthy samples among `samples`, for a failure message: how many, and for the
     first few which probe, when after the fault, and why (a red drill must say what users saw).
     """
     unhealthy = [s for s in samples if s.status in UNHEALTHY]
-    listed = "; ".join(
-        f"{s.probe} at +{s.sent_at - fault_at:.3f}s: {s.status}"
-        + (f" ({s.detail})" if s.detail else "")
-        + (f" HTTP {s.http_status}" if s.http_status is not None else "")
-        for s in unhealthy[:shown]
-    )
+    listed = "; ".join(describe_sample(s, fault_at=fault_at) for s in unhealthy[:shown])
     more = f" and {len(unhealthy) - shown} more" if len(unhealthy) > shown else ""
     return f"{len(unhealthy)} unhealthy sample(s): {listed}{more}"

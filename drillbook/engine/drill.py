@@ -21,6 +21,7 @@ from drillbook.core.timeline import (
     EventKind,
     SampleStatus,
     Timeline,
+    describe_sample,
     describe_unhealthy,
 )
 from drillbook.engine.companions import Companion, objective_breaches
@@ -287,7 +288,8 @@ class Drill:
                     self.measurement = measurement
                     self._publish_figures()
                     last = [s for s in self.timeline.samples if s.probe in self.probe_names][-3:]
-                    seen = "; ".join(f"{s.status}: {s.detail or s.http_status}" for s in last)
+                    origin = self.fault_at or 0.0
+                    seen = "; ".join(describe_sample(s, fault_at=origin) for s in last)
                     raise RecoveryTimeout(
                         f"the service did not recover within {format_duration(limit)} of the "
                         f"fault ({measurement.describe()}); last samples: {seen or 'none'}"
