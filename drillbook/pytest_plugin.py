@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +22,17 @@ import pytest
 
 from drillbook.config.loader import load_config
 from drillbook.config.model import DrillbookConfig
+from drillbook.core.record import DrillRecord, Outcome
 from drillbook.errors import ConfigError, DrillError, DrillFailed, InvalidDrill
 from drillbook.target import Target, open_target
 
 MARKER = "drill"
 _DRILL_KEY = pytest.StashKey["Any"]()
 _CONFIG_KEY = pytest.StashKey[DrillbookConfig]()
+_VERDICT_KEY = pytest.StashKey[tuple[str, BaseException | None]]()
+_RECORDS_KEY = pytest.StashKey[list[DrillRecord]]()
+_RUN_FILE_KEY = pytest.StashKey[Path]()
+_STARTED_KEY = pytest.StashKey[float]()
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,17 @@ _OPTIONS = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("drillbook", "disaster-recovery drills")
+    group.addoption(
+        "--drillbook-no-progress",
+        action="store_true",
+        default=False,
+        help="do not print each drill's phases as they happen (the summary stays)",
+    )
+    group.addoption(
+        "--drillbook-runs-dir",
+        default=None,
+        help="where each run's JSON result goes (default: reports/runs under the rootdir)",
+    )
     for option in _OPTIONS:
         dest = option.name.replace("-", "_")
         if option.kind == "bool":
@@ -139,6 +156,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # not as an error of every drill.
     resolve_config(config)
     _install_sigterm_handler()
+    config.stash[_RECORDS_KEY] = []
+    config.stash[_STARTED_KEY] = time.time()
 
 
 def _install_sigterm_handler() -> None:
@@ -187,6 +206,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
+    _remember_verdict(item, call, report)
     # A drill's failure message already carries the evidence and the way out; the traceback
     # through the engine would only bury it.
     if call.excinfo is not None and isinstance(call.excinfo.value, DrillError):
@@ -235,6 +255,12 @@ def drill(request: pytest.FixtureRequest) -> Iterator[Any]:
         pytest.fail(failure, pytrace=False)
     drill_target: Target = request.getfixturevalue("drill_target")
     drill = build_drill(drill_target, request.node, marker_kwargs)
+    if not request.config.getoption("drillbook_no_progress"):
+        write_line = _terminal_line_writer(request.config)
+        if write_line is not None:
+            from drillbook.reporting.terminal import TerminalProgress
+
+            drill.observers.add(TerminalProgress(write_line))
     request.node.stash[_DRILL_KEY] = drill
     try:
         drill.begin()
@@ -254,7 +280,114 @@ def _marker_kwargs(node: pytest.Item) -> dict[str, Any]:
     return merged
 
 
+def _terminal_line_writer(config: pytest.Config) -> Any:
+    """A function printing one line on the terminal, past pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return None
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write_line(line: str) -> None:
+        # Drills notify from the test's own thread, where capture can be suspended safely.
+        if capture is None:
+            reporter.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    return write_line
+
+
+def _remember_verdict(item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
+    """Keep the verdict of a drill's test and, once it is torn down, record the drill."""
+    drill = item.stash.get(_DRILL_KEY, None)
+    if drill is None:
+        return
+    if report.when in ("setup", "call") and _VERDICT_KEY not in item.stash:
+        error = call.excinfo.value if call.excinfo is not None else None
+        verdict = _outcome(report, error)
+        if verdict is not None:
+            item.stash[_VERDICT_KEY] = (verdict, error)
+    if report.when != "teardown":
+        return
+    from drillbook.engine.record import record_of
+
+    verdict_name, error = item.stash.get(_VERDICT_KEY, ("error", None))
+    try:
+        record = record_of(
+            drill, nodeid=item.nodeid, outcome=_as_outcome(verdict_name), error=error
+        )
+    except Exception as exc:  # a broken record must not turn the drill's verdict
+        sys.stderr.write(f"drillbook: no record for {item.nodeid}: {exc!r}\n")
+        return
+    item.config.stash.setdefault(_RECORDS_KEY, []).append(record)
+
+
+def _outcome(report: Any, error: BaseException | None) -> str | None:
+    """The drill's verdict from one phase's report; None when that phase decides nothing."""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.skipped:
+        return "skipped"
+    if report.failed:
+        # A drill that ran and missed the plan is red ("failed"); anything else is broken.
+        return "failed" if report.when == "call" and isinstance(error, AssertionError) else "error"
+    return "passed" if report.when == "call" else None
+
+
+def _as_outcome(name: str) -> Outcome:
+    outcomes: tuple[Outcome, ...] = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
+    return next(o for o in outcomes if o == name)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _write_run_file(session.config)
+    _finish_allure_results(session)
+
+
+def _write_run_file(config: pytest.Config) -> None:
+    records = config.stash.get(_RECORDS_KEY, [])
+    if not records:
+        return
+    from drillbook.reporting.run_file import run_document, write_run_file
+
+    option = config.getoption("drillbook_runs_dir", default=None)
+    directory = Path(option) if option else Path(config.rootpath) / "reports" / "runs"
+    platform: str
+    try:
+        platform = resolve_config(config).platform
+    except pytest.UsageError:
+        platform = "unknown"
+    document = run_document(
+        records,
+        started_wall=config.stash.get(_STARTED_KEY, time.time()),
+        finished_wall=time.time(),
+        platform=platform,
+    )
+    try:
+        config.stash[_RUN_FILE_KEY] = write_run_file(directory, document)
+    except OSError as exc:
+        sys.stderr.write(
+            f"drillbook: could not write the run's JSON result in {directory}: {exc}\n"
+        )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One row per drill (verdict, RTO, detection, data loss, load), built from the records."""
+    records = config.stash.get(_RECORDS_KEY, [])
+    if not records:
+        return
+    from drillbook.reporting.terminal import format_summary
+
+    terminalreporter.write_sep("=", "drillbook summary")
+    for line in format_summary(records):
+        terminalreporter.write_line(line)
+    run_file = config.stash.get(_RUN_FILE_KEY, None)
+    if run_file is not None:
+        terminalreporter.write_line(f"drill records (JSON): {run_file}")
+
+
+def _finish_allure_results(session: pytest.Session) -> None:
     """Give the Allure results their environment and failure categories."""
     results = session.config.getoption("allure_report_dir", default=None)
     if not results:

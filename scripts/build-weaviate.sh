@@ -45,6 +45,7 @@ cd /
 src="$(go mod download -json "$MODULE@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 [[ -n "$src" && -d "$src" ]] || fail "could not download $MODULE@$VERSION from the Go module proxy"
 work="$DEST/src"
+mkdir -p "$DEST"
 rm -rf "$work"
 cp -R "$src" "$work"
 chmod -R u+w "$work"

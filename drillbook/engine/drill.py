@@ -102,6 +102,8 @@ class Drill:
         """Checklist items this target cannot be checked for, and why (drillbook.engine.reach)."""
         self.undo_outcomes: list[UndoOutcome] = []
         self.objective_verdict: str | None = None
+        self.breaches: list[str] = []
+        """Every objective breach found by `assert_objectives` ("RTO breach..."/"RPO breach...")."""
         self._prober = prober
         self._finished = False
         self._event(EventKind.DRILL_STARTED, identity.title)
@@ -146,6 +148,11 @@ class Drill:
                 EventKind.PHASE_FINISHED, phase, error=None if error is None else repr(error)
             )
             self.observers.notify("phase_finished", self, phase, error)
+
+    def _waiting(self, phase: str, limit: float) -> None:
+        """Tell observers how long this wait has lasted since the fault, against its limit."""
+        elapsed = self.clock.monotonic() - (self.fault_at or self.started_at)
+        self.observers.notify("waiting", self, phase, elapsed, limit)
 
     def _measure(self) -> RecoveryMeasurement:
         if self.fault_at is None:
@@ -224,6 +231,7 @@ class Drill:
                         time_to_detect_seconds=measurement.time_to_detect_seconds,
                     )
                     return measurement.time_to_detect_seconds or 0.0
+                self._waiting("detect", limit)
                 if self.clock.monotonic() >= deadline:
                     raise RecoveryTimeout(
                         f"the fault '{self.fault.name if self.fault else '?'}' was never "
@@ -284,6 +292,7 @@ class Drill:
                     )
                     self._publish_figures()
                     return measurement
+                self._waiting("recovered", limit)
                 if self.clock.monotonic() >= deadline:
                     self.measurement = measurement
                     self._publish_figures()
@@ -343,14 +352,16 @@ class Drill:
             # companions that measure them; every breach is reported, the RTO's too.
             breaches = objective_breaches(self.companions, self)
             self.objective_verdict = verdict + "".join(f"; {b}" for b in breaches)
+            rto_breach = (
+                f"RTO breach: measured {rto:.3f}s (error bar -{bar:.3f}s, the target may "
+                f"have recovered up to that much earlier) exceeds the {self.identity.tier} "
+                f"objective of {format_duration(allowed)} ({allowed:.0f}s) by "
+                f"{rto - allowed:.3f}s"
+            )
+            self.breaches = ([rto_breach] if rto > allowed else []) + breaches
             self._publish_figures()
             if rto > allowed:
-                raise ObjectiveBreached(
-                    f"RTO breach: measured {rto:.3f}s (error bar -{bar:.3f}s, the target may "
-                    f"have recovered up to that much earlier) exceeds the {self.identity.tier} "
-                    f"objective of {format_duration(allowed)} ({allowed:.0f}s) by "
-                    f"{rto - allowed:.3f}s" + "".join(f"; {b}" for b in breaches)
-                )
+                raise ObjectiveBreached(rto_breach + "".join(f"; {b}" for b in breaches))
             # A companion that times recovery itself (pods on the server's clock) reports an
             # "RTO breach": a breached objective, not data loss.
             if any(b.startswith("RTO breach") for b in breaches):

@@ -22,6 +22,15 @@ class DrillObserver(Protocol):
     def drill_finished(self, drill: Drill) -> None: ...
 
 
+class WaitingObserver(DrillObserver, Protocol):
+    """An observer that also wants to hear, while the drill waits for detection or recovery,
+    how long it has waited (called every poll: throttle on your side)."""
+
+    def waiting(
+        self, drill: Drill, phase: str, elapsed_seconds: float, limit_seconds: float
+    ) -> None: ...
+
+
 class ObserverSet:
     """Fans a notification out to every observer, logging (not raising) their errors."""
 
@@ -33,7 +42,11 @@ class ObserverSet:
 
     def notify(self, method: str, *args: Any) -> None:
         for observer in self._observers:
+            # Optional notifications (e.g. "waiting") go only to observers that define them.
+            handler = getattr(observer, method, None)
+            if handler is None:
+                continue
             try:
-                getattr(observer, method)(*args)
+                handler(*args)
             except Exception:  # a broken report must not turn a drill's verdict
                 log.exception("drill observer %r failed in %s", observer, method)

@@ -200,11 +200,11 @@ def current_master(
 
 def master_client(settings: CacheSettings, *, timeout: float = 1.0) -> redis.Redis:
     """A client of the master found through Sentinel, as the application finds it."""
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(
         [split_address(a) for a in settings.sentinels],
         sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
     )
-    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+    client: redis.Redis = sentinel.master_for(
         settings.master_name,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,

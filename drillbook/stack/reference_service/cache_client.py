@@ -71,7 +71,7 @@ def connect_cache(
             retry=Retry(NoBackoff(), 1),
             decode_responses=True,
         )
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(
         list(sentinels),
         sentinel_kwargs={
             "socket_connect_timeout": timeout_seconds,

@@ -1,0 +1,183 @@
+"""The drill record: one immutable value per drill, what every report is built from.
+
+A drill ends by producing a `DrillRecord`. The terminal summary, the run's JSON file and the
+benchmark all read records, never a live drill, so they cannot disagree about a figure. Pure data:
+this module imports nothing else from drillbook.
+
+The JSON form carries `RECORD_SCHEMA_VERSION`; a reader refuses a version it does not know
+rather than misreading a figure. Bump it when a field changes meaning or disappears (adding a
+field is compatible and keeps the version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+RECORD_SCHEMA_VERSION = 1
+
+Outcome = Literal["passed", "failed", "error", "xfailed", "xpassed", "skipped"]
+BreachKind = Literal["rto", "rpo"]
+
+
+@dataclass(frozen=True)
+class RtoFigure:
+    """The recovery time measured at the service users see, judged against its objective."""
+
+    seconds: float
+    """Upper bound: the first sample of the lasting healthy run, minus the fault time."""
+    error_bar_seconds: float
+    """How much earlier the target may really have recovered (the probe interval, at most)."""
+    objective_seconds: float
+    outage_observed: bool
+
+    @property
+    def within_objective(self) -> bool:
+        # The upper bound is what is judged: a green drill is a conservative statement.
+        return self.seconds <= self.objective_seconds
+
+
+@dataclass(frozen=True)
+class RpoFigure:
+    """Data loss measured by the write ledger: acknowledged writes read back after recovery."""
+
+    acknowledged: int
+    lost: int
+    seconds: float
+    """Age of the oldest lost acknowledged write at the reference time (0 when none lost)."""
+    objective_seconds: float
+    reference: str
+    """What the RPO is measured from (e.g. "fault")."""
+
+    @property
+    def within_objective(self) -> bool:
+        return self.seconds <= self.objective_seconds
+
+
+@dataclass(frozen=True)
+class LoadFigure:
+    """The user load that ran during the drill (Locust): requests and errors over all phases."""
+
+    requests: int
+    errors: int
+
+    @property
+    def error_rate(self) -> float | None:
+        return None if self.requests == 0 else self.errors / self.requests
+
+
+@dataclass(frozen=True)
+class Breach:
+    """An objective the drill did not meet, with the message that says by how much."""
+
+    kind: BreachKind
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One item of the plan's verification checklist and its result."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class DrillRecord:
+    """Everything one drill measured and concluded."""
+
+    nodeid: str
+    title: str
+    scenario: str
+    option: str
+    tier: str
+    cadence: str
+    outcome: Outcome
+    failure: str | None
+    """The first line of the failure message (a red or broken drill), else None."""
+    failure_kind: str | None
+    """The error's class name (ObjectiveBreached, RecoveryTimeout, ...), else None."""
+    started_wall: float
+    """Unix time the drill started."""
+    wall_seconds: float
+    """From the drill's start (baseline) to its end (undo done)."""
+    rto: RtoFigure | None
+    detection_seconds: float | None
+    rpo: RpoFigure | None
+    load: LoadFigure | None
+    breaches: tuple[Breach, ...] = ()
+    checks: tuple[CheckRecord, ...] = ()
+    checks_not_run: tuple[tuple[str, str], ...] = ()
+    phases: tuple[tuple[str, float], ...] = ()
+    """Each phase's name and duration in seconds, in the order they ran."""
+    verification_window_seconds: float = 0.0
+    probe_interval_seconds: float = 0.0
+    companions: Mapping[str, Any] = field(default_factory=dict)
+    """Every companion's own figures (JSON values), by companion name."""
+
+    def phase_seconds(self, name: str) -> float:
+        """The duration of phase `name`, 0 when it did not run."""
+        return sum(seconds for phase, seconds in self.phases if phase == name)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["schema_version"] = RECORD_SCHEMA_VERSION
+        data["phases"] = [{"name": n, "seconds": s} for n, s in self.phases]
+        data["checks_not_run"] = [{"name": n, "reason": r} for n, r in self.checks_not_run]
+        data["companions"] = dict(self.companions)
+        if self.rto is not None:
+            data["rto"]["within_objective"] = self.rto.within_objective
+        if self.rpo is not None:
+            data["rpo"]["within_objective"] = self.rpo.within_objective
+        if self.load is not None:
+            data["load"]["error_rate"] = self.load.error_rate
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DrillRecord:
+        version = data.get("schema_version")
+        if version != RECORD_SCHEMA_VERSION:
+            raise ValueError(
+                f"drill record schema version {version!r}; this drillbook reads version "
+                f"{RECORD_SCHEMA_VERSION}: read it with the drillbook that wrote it"
+            )
+
+        def figure(key: str, kind: Any) -> Any:
+            raw = data.get(key)
+            if raw is None:
+                return None
+            names = kind.__dataclass_fields__
+            return kind(**{k: v for k, v in raw.items() if k in names})
+
+        return cls(
+            nodeid=data["nodeid"],
+            title=data["title"],
+            scenario=data["scenario"],
+            option=data["option"],
+            tier=data["tier"],
+            cadence=data["cadence"],
+            outcome=data["outcome"],
+            failure=data["failure"],
+            failure_kind=data["failure_kind"],
+            started_wall=data["started_wall"],
+            wall_seconds=data["wall_seconds"],
+            rto=figure("rto", RtoFigure),
+            detection_seconds=data["detection_seconds"],
+            rpo=figure("rpo", RpoFigure),
+            load=figure("load", LoadFigure),
+            breaches=tuple(Breach(**b) for b in data.get("breaches", ())),
+            checks=tuple(CheckRecord(**c) for c in data.get("checks", ())),
+            checks_not_run=tuple((c["name"], c["reason"]) for c in data.get("checks_not_run", ())),
+            phases=tuple((p["name"], p["seconds"]) for p in data.get("phases", ())),
+            verification_window_seconds=data.get("verification_window_seconds", 0.0),
+            probe_interval_seconds=data.get("probe_interval_seconds", 0.0),
+            companions=data.get("companions", {}),
+        )
+
+
+def breach_kind(message: str) -> BreachKind:
+    """The objective a breach message names: judges phrase every message "RTO breach..." or
+    "RPO breach..." (data objectives: RPO, evidence and configuration loss)."""
+    return "rto" if message.startswith("RTO breach") else "rpo"
