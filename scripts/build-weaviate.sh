@@ -5,7 +5,13 @@
 #   ${DRILLBOOK_CACHE:-$HOME/.cache/drillbook}/weaviate-<version>/bin/weaviate-server
 #
 # Idempotent: a second run with the same version and patch returns at once. A cold build takes
-# about 5.5 minutes on 2 cores (measured here); it runs under `nice` so the machine stays usable.
+# about 5.5 minutes on 2 cores (measured here); it runs under `nice` so the machine stays usable,
+# prints a line every 30 s while it runs, and records its wall time in
+# ${DRILLBOOK_CACHE:-$HOME/.cache/drillbook}/build-times.txt.
+#
+# A build that stops midway (failed, killed) leaves nothing a later run takes for finished: the
+# old binary and stamp go first, the binary is written under a partial name and renamed, and
+# the stamp is written last.
 #
 # One small patch is applied to a private copy of the released source (the Go module cache is
 # never modified): Weaviate v1.39 binds its public gRPC port and its cluster data port on every
@@ -14,13 +20,17 @@
 # are made to honour CLUSTER_BIND_ADDR, which the other internal listeners (gossip, raft) already
 # use. Unset, the address is empty and the behaviour is upstream's.
 set -euo pipefail
+# shellcheck source=build-lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/build-lib.sh"
 
 VERSION="${WEAVIATE_VERSION:-v1.39.0}"
-CACHE="${DRILLBOOK_CACHE:-$HOME/.cache/drillbook}"
+CACHE="$(drillbook_cache)"
 DEST="$CACHE/weaviate-$VERSION"
 BIN="$DEST/bin/weaviate-server"
 MODULE="github.com/weaviate/weaviate"
 PATCH_ID="bind-addr-1"
+TIMES="$CACHE/build-times.txt"
+TYPICAL="takes about 5.5 min on 2 cores"
 
 fail() {
     echo "build-weaviate: $*" >&2
@@ -40,16 +50,25 @@ if [[ -x "$BIN" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     exit 0
 fi
 
+note="$(build_note "$TIMES" weaviate "$TYPICAL")"
+echo "build-weaviate: building weaviate $VERSION into $DEST/bin ($note)" >&2
+start="$(date +%s)"
+mkdir -p "$DEST/bin"
+# What another version or patch left goes first: neither may outlive a build that stops midway.
+rm -f "$stamp" "$BIN"
+
 # Outside any module or workspace, so nothing local changes what is downloaded.
 cd /
 src="$(go mod download -json "$MODULE@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 [[ -n "$src" && -d "$src" ]] || fail "could not download $MODULE@$VERSION from the Go module proxy"
 work="$DEST/src"
-mkdir -p "$DEST"
-rm -rf "$work"
+# A copy left by a run that stopped midway has the module cache's read-only folders.
+if [[ -e "$work" ]]; then
+    chmod -R u+w "$work"
+    rm -rf "$work"
+fi
 cp -R "$src" "$work"
 chmod -R u+w "$work"
-
 # patch FILE SED-EXPRESSION EXPECTED: the patched file must contain EXPECTED exactly once, or
 # the upstream source changed and the patch must be revisited (never build half-patched).
 patch() {
@@ -68,18 +87,23 @@ patch adapters/handlers/rest/clusterapi/serve.go \
     's|Addr:      fmt.Sprintf(":%d", port),|Addr:      fmt.Sprintf("%s:%d", appState.ServerConfig.Config.Cluster.BindAddr, port),|' \
     'fmt.Sprintf("%s:%d", appState.ServerConfig.Config.Cluster.BindAddr, port)'
 
-echo "build-weaviate: building $MODULE/cmd/weaviate-server $VERSION into $DEST/bin (several minutes when cold)" >&2
 rm -rf "$DEST/bin.partial"
-mkdir -p "$DEST/bin.partial" "$DEST/bin"
+mkdir -p "$DEST/bin.partial"
 cd "$work"
 # CGO off: Weaviate needs no cgo, and a static binary does not depend on this machine's libc.
 # -trimpath keeps the build cache valid wherever the cache directory lives.
-time nice -n 10 env CGO_ENABLED=0 GOWORK=off GOFLAGS=-buildvcs=false \
+with_heartbeat build-weaviate "building weaviate" "$note" \
+    nice -n 10 env CGO_ENABLED=0 GOWORK=off GOFLAGS=-buildvcs=false \
     go build -trimpath -o "$DEST/bin.partial/weaviate-server" ./cmd/weaviate-server
 [[ -x "$DEST/bin.partial/weaviate-server" ]] || fail "go build finished but produced no weaviate-server"
 mv -f "$DEST/bin.partial/weaviate-server" "$BIN"
 rmdir "$DEST/bin.partial"
-# The source copy is only needed to build; the stamp says which version and patch the binary is.
+# The source copy is only needed to build; the stamp says which version and patch the binary
+# is, and is written last (whole, then renamed).
+cd /
 rm -rf "$work"
-echo "$want" >"$stamp"
-echo "build-weaviate: built $BIN" >&2
+echo "$want" >"$stamp.partial"
+mv -f "$stamp.partial" "$stamp"
+seconds="$(($(date +%s) - start))"
+record_build_time "$TIMES" weaviate "$VERSION" "$seconds"
+echo "build-weaviate: built $BIN in $(fmt_duration "$seconds")" >&2

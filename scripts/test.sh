@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The tests: set up, lint and type-check, then drillbook's own test suite (unit + integration
-# on the embedded stack, including the monthly drills and their rendered report).
+# The tests: set up (with the Kubernetes control plane the Kubernetes tests need), lint and
+# type-check, then drillbook's own test suite (unit + integration on the embedded stack,
+# including the monthly drills and their rendered report).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --with-kubernetes
 export PATH="$PATH:/usr/sbin"
 .venv/bin/ruff check .
 .venv/bin/mypy

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 
 from drillbook.backup.errors import RestoreFailed
-from drillbook.errors import MissingDependency
+from drillbook.stack.binaries import require_binary
 
 SERVER_USER = "postgres"
 _POLL_SECONDS = 0.1
@@ -33,7 +33,9 @@ def server_user() -> str | None:
 def as_server_user(command: Sequence[str]) -> list[str]:
     """`command` run as the server's user (through runuser when we are root)."""
     user = server_user()
-    return ["runuser", "-u", user, "--", *command] if user else list(command)
+    if not user:
+        return list(command)
+    return [str(require_binary("runuser")), "-u", user, "--", *command]
 
 
 def chown_to_server_user(path: Path) -> None:
@@ -46,22 +48,13 @@ def chown_to_server_user(path: Path) -> None:
 
 def pg_tool(pg_bin: Path, name: str) -> Path:
     """A PostgreSQL client or server program beside `postgres`, or how to install it."""
-    path = pg_bin / name
-    if not os.access(path, os.X_OK):
-        found = shutil.which(name)
-        if found is None:
-            raise MissingDependency(
-                f"'{name}' not found in {pg_bin} nor on PATH; install the PostgreSQL client "
-                "programs (apt-get install postgresql)"
-            )
-        return Path(found)
-    return path
+    return require_binary(name, first=[pg_bin])
 
 
 def copy_tree(source: Path, target: Path) -> None:
     """Copy a directory keeping owners and modes (a data directory must stay the server's)."""
     result = subprocess.run(
-        ["cp", "-a", str(source), str(target)],
+        [str(require_binary("cp")), "-a", str(source), str(target)],
         capture_output=True,
         text=True,
         timeout=300,

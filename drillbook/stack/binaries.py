@@ -1,21 +1,48 @@
-"""Finding the server binaries the embedded stack runs, with a way out when one is missing."""
+"""Finding the programs drillbook runs, with a way out when one is missing.
+
+Every external program the embedded stack and the backups run is located here
+(`require_binary`): on PATH first, then in the sbin directories, which many non-root shells
+leave off PATH although `runuser` and `haproxy` live there. A program that is nowhere raises
+MissingDependency naming it, where it was looked for and the command that installs it.
+"""
 
 from __future__ import annotations
 
 import glob
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from drillbook.errors import MissingDependency
 
+SBIN_DIRS: tuple[str, ...] = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+"""Searched after PATH, in this order."""
+
+_POSTGRESQL = "apt-get install postgresql (Debian/Ubuntu)"
+
 _INSTALL_HINTS = {
-    "postgres": "apt-get install postgresql (Debian/Ubuntu)",
-    "initdb": "apt-get install postgresql (Debian/Ubuntu)",
-    "redis-server": "apt-get install redis-server",
-    "haproxy": "apt-get install haproxy",
+    "postgres": _POSTGRESQL,
+    "initdb": _POSTGRESQL,
+    "pg_ctl": _POSTGRESQL,
+    "pg_dump": _POSTGRESQL,
+    "pg_restore": _POSTGRESQL,
+    "pg_basebackup": _POSTGRESQL,
+    "psql": _POSTGRESQL,
+    "runuser": "apt-get install util-linux (Debian/Ubuntu)",
+    "cp": "apt-get install coreutils (Debian/Ubuntu)",
+    "redis-server": "apt-get install redis-server (Debian/Ubuntu)",
+    "redis-sentinel": "apt-get install redis-sentinel (Debian/Ubuntu)",
+    "haproxy": "apt-get install haproxy (Debian/Ubuntu)",
+    "chromium": "apt-get install chromium (Debian/Ubuntu)",
     "supervisord": "pip install supervisor",
+    "moto_server": "pip install 'moto[server]'",
 }
+
+
+def install_hint(name: str) -> str:
+    """The command that installs `name` (a generic one for a program not known here)."""
+    return _INSTALL_HINTS.get(name, f"install the package that provides '{name}'")
 
 
 def postgres_bin_dir(configured: str | None) -> Path:
@@ -42,10 +69,27 @@ def postgres_bin_dir(configured: str | None) -> Path:
     )
 
 
-def require_binary(name: str) -> Path:
-    """The path of an executable on PATH, or MissingDependency saying how to install it."""
-    found = shutil.which(name)
-    if found is None:
-        hint = _INSTALL_HINTS.get(name, f"install '{name}'")
-        raise MissingDependency(f"'{name}' not found on PATH; install it: {hint}")
-    return Path(found)
+def require_binary(
+    name: str,
+    *,
+    first: Sequence[str | os.PathLike[str]] = (),
+    sbin_dirs: Sequence[str | os.PathLike[str]] | None = None,
+) -> Path:
+    """The absolute path of the program `name`, or MissingDependency saying how to install it.
+
+    Looked for in `first` (e.g. the PostgreSQL bin directory), then on PATH, then in
+    `sbin_dirs` (default SBIN_DIRS).
+    """
+    sbin = [os.fspath(d) for d in (SBIN_DIRS if sbin_dirs is None else sbin_dirs)]
+    path = os.environ.get("PATH", os.defpath)
+    places: list[tuple[str, str | None]] = [(os.fspath(d), os.fspath(d)) for d in first]
+    places.append((f"PATH={path}", path))
+    places += [(d, d) for d in sbin]
+    for _, search in places:
+        found = shutil.which(name, path=search)
+        if found is not None:
+            return Path(found).absolute()
+    looked = ", ".join(label for label, _ in places)
+    raise MissingDependency(
+        f"'{name}' not found (looked in {looked}); install it: {install_hint(name)}"
+    )

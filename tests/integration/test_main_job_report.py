@@ -5,11 +5,14 @@ its timeline chart (opened in headless Chromium; the screenshot is kept as an ar
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from drillbook.core.record import DrillRecord
 from drillbook.reporting.browser import dump_dom, screenshot, serve_directory, visible_text
 from drillbook.reporting.html_report import find_result, result_url
 from tests.integration.processes import REPO
@@ -72,3 +75,38 @@ def test_report_page_shows_the_drill_steps_rto_and_chart(
     assert 0 < float(rto.group(1)) < 900
     assert "timeline-chart.svg" in page
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_summary_and_run_file_show_the_figures_the_report_shows(
+    main_job: subprocess.CompletedProcess[str],
+) -> None:
+    """The terminal summary, the run's JSON file and the Allure result agree on each figure."""
+    assert main_job.returncode == 0, main_job.stdout[-4000:]
+    out = main_job.stdout
+    assert "drillbook summary" in out, out[-3000:]
+    # Progress: the drill's phases were printed as they happened.
+    assert f"drill: {DRILL_TITLE}" in out
+    assert "outage detected after" in out and "recovered: RTO" in out
+    run_file = re.search(r"drill records \(JSON\): (\S+)", out)
+    assert run_file is not None, out[-3000:]
+    document = json.loads(Path(run_file.group(1)).read_text())
+    records = [DrillRecord.from_json(d) for d in document["drills"]]
+    record = next(r for r in records if r.title == DRILL_TITLE)
+    assert record.outcome == "passed" and record.rto is not None
+    assert document["outcomes"].get("passed", 0) >= 2
+    # The same RTO in the summary row (2 decimals) and the Allure result (3 decimals).
+    row = next(line for line in out.splitlines() if line.startswith(record.scenario + " / "))
+    assert f"{record.rto.seconds:.2f} s (-{record.rto.error_bar_seconds:.2f})" in out, row
+    allure = find_result(REPO / "reports" / "html", DRILL_TITLE)
+    assert allure.status == record.outcome
+    result_file = _allure_result_of(DRILL_TITLE)
+    shown = {p["name"]: p["value"] for p in result_file.get("parameters", [])}
+    assert shown.get("RTO", "").startswith(f"'{record.rto.seconds:.3f} s"), shown
+
+
+def _allure_result_of(title: str) -> dict[str, object]:
+    for path in (REPO / "reports" / "allure-results").glob("*-result.json"):
+        data = json.loads(path.read_text())
+        if data.get("name") == title or title.startswith(str(data.get("name", "")).rstrip(".")):
+            return dict(data)
+    raise AssertionError(f"no Allure result named {title!r}")

@@ -6,13 +6,12 @@ loopback answers for both, so the same boto3 code paths run for real.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drillbook.errors import MissingDependency
 from drillbook.platforms.local import LocalComponent
+from drillbook.stack.binaries import require_binary
 from drillbook.stack.layout import Program
 from drillbook.stack.probing import http_ready
 from drillbook.stack.services.base import StackContext
@@ -42,13 +41,8 @@ def aws_env(port: int) -> dict[str, str]:
 
 
 def _moto_server() -> Path:
-    candidate = Path(sys.executable).parent / "moto_server"
-    if candidate.exists():
-        return candidate
-    found = shutil.which("moto_server")
-    if found is None:
-        raise MissingDependency("'moto_server' not found; install it: pip install 'moto[server]'")
-    return Path(found)
+    """moto's server beside this interpreter (the venv's), else on PATH."""
+    return require_binary("moto_server", first=[Path(sys.executable).parent])
 
 
 class MotoService:

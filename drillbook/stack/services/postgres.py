@@ -14,7 +14,7 @@ import psycopg
 
 from drillbook.errors import MissingDependency, StackError
 from drillbook.platforms.local import LocalComponent
-from drillbook.stack.binaries import postgres_bin_dir
+from drillbook.stack.binaries import postgres_bin_dir, require_binary
 from drillbook.stack.layout import Program
 from drillbook.stack.services.base import StackContext
 
@@ -110,7 +110,7 @@ def init_cluster(pg_bin: Path, run_dir: Path, data_dir: Path | None = None) -> s
             ) from None
         require_traversable(run_dir, entry.pw_uid, entry.pw_gid)
         os.chown(sockets, entry.pw_uid, entry.pw_gid)
-        prefix = ["runuser", "-u", user, "--"]
+        prefix = [str(require_binary("runuser")), "-u", user, "--"]
     if (data / "PG_VERSION").exists():
         return user
     data.mkdir(exist_ok=True)
