@@ -1,0 +1,127 @@
+"""The `[target.components.<name>]` tables: the parts of the target that faults are injected into,
+each recovering within its tier's RTO."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final, Literal, get_args
+
+from drillbook.config.schema import (
+    MISSING,
+    Choice,
+    Context,
+    NamedTables,
+    Rule,
+    Text,
+    quoted,
+    setting,
+)
+from drillbook.config.sections.objectives import TIERS, Tier
+from drillbook.config.sections.platform import PlatformName
+
+__all__ = [
+    "COMPONENT_ROLES",
+    "COMPONENT_TABLES",
+    "WORKLOAD_KINDS",
+    "Component",
+    "ComponentRole",
+    "check_placement",
+]
+
+ComponentRole = Literal["app", "database", "cache", "vector_store", "secrets", "proxy"]
+COMPONENT_ROLES: Final[tuple[ComponentRole, ...]] = get_args(ComponentRole)
+WORKLOAD_KINDS: Final = ("deployment", "statefulset", "daemonset", "replicaset")
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?")
+_WORKLOAD = re.compile(r"([a-z]+)/([a-z0-9]([a-z0-9.\-]*[a-z0-9])?)")
+
+
+def _is_workload(text: str) -> bool:
+    match = _WORKLOAD.fullmatch(text)
+    return match is not None and match[1] in WORKLOAD_KINDS
+
+
+@dataclass(frozen=True)
+class Component:
+    """A part of the target that faults are injected into and that recovers on its own tier."""
+
+    name: str
+    """The key under `[target.components]`, e.g. "database"."""
+    role: ComponentRole = field(
+        metadata=setting(
+            Choice(COMPONENT_ROLES),
+            "What it is, which decides the faults and recovery steps that apply.",
+            required=f"one of {quoted(COMPONENT_ROLES)}",
+        )
+    )
+    tier: Tier = field(
+        default="critical",
+        metadata=setting(Choice(TIERS), "Which RTO applies when this component fails."),
+    )
+    namespace: str | None = field(
+        default=None,
+        metadata=setting(
+            Text(
+                rules=(
+                    Rule(
+                        lambda namespace: len(namespace) <= 63 and _DNS_LABEL.fullmatch(namespace),
+                        "a Kubernetes namespace (lower-case letters, digits and -, at most 63)",
+                    ),
+                ),
+                what="Kubernetes namespace",
+            ),
+            'Kubernetes namespace (required on platform "kubernetes").',
+        ),
+    )
+    selector: str | None = field(
+        default=None,
+        metadata=setting(
+            Text(what="label selector"),
+            'Kubernetes label selector, e.g. "app=eleanor-v8" (required on platform "kubernetes").',
+        ),
+    )
+    workload: str | None = field(
+        default=None,
+        metadata=setting(
+            Text(
+                rules=(
+                    Rule(
+                        _is_workload,
+                        f"kind/name with kind one of {', '.join(WORKLOAD_KINDS)}, "
+                        "e.g. 'deployment/eleanor-v8'",
+                    ),
+                ),
+                what="kind/name",
+            ),
+            'Kubernetes workload as kind/name, e.g. "deployment/eleanor-v8", '
+            '"statefulset/postgres" (kinds: ' + ", ".join(WORKLOAD_KINDS) + ").",
+        ),
+    )
+    supervisor_group: str | None = field(
+        default=None,
+        metadata=setting(Text(), "Local platform: the supervisord group name of its processes."),
+    )
+
+
+COMPONENT_TABLES: Final = NamedTables(
+    Component,
+    expected="a table of component tables, e.g. [target.components.app]",
+    name_doc="The component's name (letters, digits, `_`, `.`, `-`), e.g. `database`: drills "
+    "and fixtures find components by it.",
+)
+
+
+def check_placement(
+    context: Context, key: str, component: Component, platform: PlatformName
+) -> None:
+    """On Kubernetes, drills find the pods to disrupt by namespace and label selector."""
+    if platform == "kubernetes":
+        for required, what in (("namespace", "namespace"), ("selector", "label selector")):
+            if getattr(component, required) is None:
+                context.fail(
+                    f"{key}.{required}",
+                    MISSING,
+                    f"the component's Kubernetes {what}, because platform is 'kubernetes'",
+                    "drills find the pods to disrupt by namespace and selector",
+                )
