@@ -177,9 +177,21 @@ class Drill:
         )
         with self.phase("baseline", f"steady state: target healthy for {seconds:.1f}s"):
             self._prober.start()
+            probing_since = self.clock.monotonic()
+            started: list[tuple[Companion, float]] = []
             for companion in self.companions:
                 companion.start(self)
-            self.clock.sleep(seconds)
+                started.append((companion, self.clock.monotonic()))
+            # The steady state is watched for `seconds` with every companion at work. A
+            # companion whose start already waited on its own activity (the load waits for its
+            # baseline of traffic) has been at work that long: that time counts, and only what
+            # is missing is waited for (before, a full `seconds` more was slept each drill).
+            now = self.clock.monotonic()
+            at_work = min(
+                [now - probing_since]
+                + [_seconds_at_work(companion, now - returned) for companion, returned in started]
+            )
+            self.clock.sleep(max(0.0, seconds - at_work))
             # The steady state is the last N samples of every probe: an old blip (a replica
             # still warming up) does not block the drill, a current problem does.
             n = self.probing.healthy_streak
@@ -455,6 +467,17 @@ class Drill:
 
     def _publish_figures(self) -> None:
         self.observers.notify("figures", self, self.figures())
+
+
+def _seconds_at_work(companion: Companion, since_start_returned: float) -> float:
+    """How long `companion` has been fully at work: what it says (`seconds_at_work`), or the
+    time since its start returned (its activity began then at the latest)."""
+    reported = getattr(companion, "seconds_at_work", None)
+    if callable(reported):
+        value = reported()
+        if isinstance(value, int | float):
+            return max(0.0, float(value))
+    return since_start_returned
 
 
 def _check_name(check: Check) -> str:

@@ -100,6 +100,8 @@ class LoadCompanion:
         self._drill: Drill | None = None
         self._directory: Path | None = None
         self._processes: LocustProcesses | None = None
+        self._load_seen_at: float | None = None
+        """When the first request of the load was seen (monotonic): it is at work since."""
         self._samples: list[LoadSample] = []
         self._offset = 0
         self._partial = ""
@@ -171,6 +173,13 @@ class LoadCompanion:
                     self._write_token(path)
                     last = token
 
+    def seconds_at_work(self) -> float:
+        """How long the load has been running, from its first request seen (0 before that):
+        the drill counts the load's own baseline as time its steady state was watched."""
+        if self._load_seen_at is None:
+            return 0.0
+        return time.monotonic() - self._load_seen_at
+
     def _wait_for_baseline(self) -> None:
         assert self._processes is not None
         deadline = time.monotonic() + self.settings.start_timeout_seconds
@@ -179,6 +188,7 @@ class LoadCompanion:
             samples = self.samples()
             if samples and first is None:
                 first = time.monotonic()
+                self._load_seen_at = first
             if first is not None and time.monotonic() - first >= self.settings.baseline_seconds:
                 return
             if not self._processes.alive():

@@ -175,7 +175,12 @@ class LocalPlatform:
         self.start(component)
 
     def set_env(
-        self, component: str, env: Mapping[str, str | None], container: str | None = None
+        self,
+        component: str,
+        env: Mapping[str, str | None],
+        container: str | None = None,
+        *,
+        recreate: bool = False,
     ) -> dict[str, str | None]:
         """The plan's `kubectl set env`: set (None: remove) variables and roll the replicas, as
         a Deployment does; returns the previous overlay values. `container` is ignored (one
@@ -191,14 +196,36 @@ class LocalPlatform:
         previous = {name: overlay.get(name) for name in env}
         overlay.update(env)
         self._write_overlay(path, overlay)
-        self.restart(component)
+        self._apply_env(component, recreate=recreate)
         return previous
 
-    def reset_env(self, component: str) -> None:
+    def reset_env(self, component: str, recreate: bool = False) -> None:
         """Drop every set_env (back to the deployed environment) and roll the replicas. As an
         undo it journals no values, so a secret set by the plan's fallback stays off disk."""
         self._env_file(component).unlink(missing_ok=True)
-        self.restart(component)
+        self._apply_env(component, recreate=recreate)
+
+    def _apply_env(self, component: str, *, recreate: bool) -> None:
+        # A rolling restart keeps the service up, as a Deployment's rollout does; `recreate`
+        # (a Deployment's Recreate strategy) restarts every replica at once and is for set-up
+        # outside any drill, where nobody is served and a roll would only cost time.
+        if recreate:
+            self.recreate(component)
+        else:
+            self.restart(component)
+
+    def recreate(self, component: str) -> None:
+        """Every replica stopped, then the desired ones started together, each waited for until
+        it serves (ready, and routed to by the proxy)."""
+        comp = self.component(component)
+        for replica in self.replicas(component):
+            if replica.running:
+                self._client.stop(self._full(comp, replica.name))
+        desired = self._desired_processes(comp)
+        for process in desired:
+            self._client.start(self._full(comp, process))
+        for process in desired:
+            self._wait_serving(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
 
     def _write_overlay(self, path: Path, overlay: Mapping[str, str | None]) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,7 +119,13 @@ class LocalStack:
         """Stop everything; returns PIDs that had to be killed (none when shutdown was clean)."""
         known = self.pids()
         with contextlib.suppress(StackError):
-            self.supervisor.shutdown()
+            client = self.supervisor
+            # Every group told to stop at once: supervisord's shutdown alone stops one group
+            # after the other (5.2 s for this stack, against 1-2 s for its slowest process).
+            groups = {str(p["group"]) for p in client.processes() if p["pid"]}
+            for group in sorted(groups):
+                client.call("supervisor.stopProcessGroup", group, False)
+            client.shutdown()
         leftovers = _wait_gone(known, timeout=20.0)
         for pid in leftovers:
             _kill_quietly(pid)
@@ -228,8 +235,7 @@ def start_stack(
     )
     try:
         _wait_for(stack.supervisor.alive, "supervisord to answer", process)
-        for service in chosen:
-            service.start(stack)
+        _start_services(stack, chosen)
         _wait_for(lambda: http_ok(f"{stack.base_url}/health"), "the service to be healthy", process)
         stack.write_manifest()
         if not settings.reuse:
@@ -238,6 +244,30 @@ def start_stack(
         stack.stop(remove_run_dir=settings.run_dir is None)
         raise
     return stack
+
+
+def _start_services(stack: LocalStack, services: Sequence[StackService]) -> None:
+    """Start the services in order; a run of services that need nothing but supervisord
+    (`independent_start`) starts at once, each in its own thread (the data services: their
+    start-ups are mostly waiting, and one after the other they took twice as long)."""
+    pending = list(services)
+    while pending:
+        wave = [pending.pop(0)]
+        while (
+            wave
+            and getattr(wave[0], "independent_start", False)
+            and pending
+            and getattr(pending[0], "independent_start", False)
+        ):
+            wave.append(pending.pop(0))
+        if len(wave) == 1:
+            wave[0].start(stack)
+            continue
+        with ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="stack-start") as pool:
+            futures = [pool.submit(service.start, stack) for service in wave]
+        # Every start has finished (the pool waited); the first failure, in service order.
+        for future in futures:
+            future.result()
 
 
 def _start_watchdog(stack: LocalStack, *, remove_run_dir: bool) -> None:

@@ -100,7 +100,9 @@ def test_summary_and_run_file_show_the_figures_the_report_shows(
     allure = find_result(REPO / "reports" / "html", DRILL_TITLE)
     assert allure.status == record.outcome
     result_file = _allure_result_of(DRILL_TITLE)
-    shown = {p["name"]: p["value"] for p in result_file.get("parameters", [])}
+    parameters = result_file.get("parameters", [])
+    assert isinstance(parameters, list)
+    shown = {p["name"]: p["value"] for p in parameters}
     assert shown.get("RTO", "").startswith(f"'{record.rto.seconds:.3f} s"), shown
 
 

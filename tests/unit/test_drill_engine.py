@@ -253,3 +253,57 @@ def test_error_rate_after_recovery_names_the_unhealthy_samples(tmp_path: Path) -
         drill.verify(error_rate_normal, window_seconds=4.0)
     assert "1 unhealthy sample(s): health at +4.000s: down" in str(excinfo.value)
     drill.finish()
+
+
+class _Companion:
+    """A companion that says how long it has been at work (the load does: its own baseline)."""
+
+    name = "busy"
+
+    def __init__(self, clock: FakeClock, at_work: float | None) -> None:
+        self.clock = clock
+        self.at_work = at_work
+        self.started_at: float | None = None
+
+    def start(self, drill: Drill) -> None:
+        self.started_at = self.clock.monotonic()
+
+    def stop(self, drill: Drill) -> None: ...
+
+    def figures(self) -> dict[str, object]:
+        return {}
+
+    def attachments(self) -> list[object]:
+        return []
+
+
+class _AtWork(_Companion):
+    def start(self, drill: Drill) -> None:
+        # As the load does: its start returns once it has been at work for a while.
+        assert self.at_work is not None
+        self.clock.sleep(self.at_work)
+
+    def seconds_at_work(self) -> float:
+        assert self.at_work is not None
+        return self.at_work
+
+
+@pytest.mark.parametrize(
+    ("companion_kind", "at_work", "baseline_ends_at"),
+    [
+        # A companion that says nothing: the full baseline after its start.
+        ("plain", None, 2.0),
+        # At work for 1.5 s when its start returns: only the missing 0.5 s (not 2 s more).
+        ("at_work", 1.5, 2.0),
+        # At work longer than the baseline: nothing more to wait for.
+        ("at_work", 3.0, 3.0),
+    ],
+)
+def test_baseline_counts_the_time_companions_have_been_at_work(
+    tmp_path: Path, companion_kind: str, at_work: float | None, baseline_ends_at: float
+) -> None:
+    drill, clock, _ = make_drill(tmp_path, lambda t: SampleStatus.OK)
+    companion = (_AtWork if companion_kind == "at_work" else _Companion)(clock, at_work)
+    drill.companions = [companion]  # type: ignore[list-item]
+    drill.begin(baseline_seconds=2.0)
+    assert clock.monotonic() == pytest.approx(baseline_ends_at)

@@ -62,7 +62,7 @@ def test_record_round_trips_through_json_with_its_version(tmp_path: Path) -> Non
 
 
 def test_an_rto_breach_is_a_typed_breach_and_marked_in_the_summary(tmp_path: Path) -> None:
-    drill, clock, _ = make_drill(tmp_path, down_between(2.0, 6.0))
+    drill, _clock, _ = make_drill(tmp_path, down_between(2.0, 6.0))
     objectives = dataclasses.replace(drill.config.objectives, rto_critical_seconds=1.0)
     drill.config = dataclasses.replace(drill.config, objectives=objectives)
     drill.begin(baseline_seconds=2.0)

@@ -1,8 +1,9 @@
 """What a service of the embedded stack provides: its processes, its components, its start-up.
 
 Services are laid out first (directories, configuration files, ports, and environment variables
-they hand to the application replicas), then started one by one in order, each waiting until it
-is ready, so a replica never starts before the database it needs.
+they hand to the application replicas), then started in order, each waiting until it is
+ready, so a replica never starts before the database it needs (the data services, which need
+nothing but supervisord, start at the same time).
 """
 
 from __future__ import annotations
@@ -46,5 +47,9 @@ class StackService(Protocol):
         ...
 
     def start(self, stack: LocalStack) -> None:
-        """Start the processes, wait until ready, run any one-time set-up (create a database)."""
+        """Start the processes, wait until ready, run any one-time set-up (create a database).
+
+        A service whose class sets `independent_start = True` needs nothing but supervisord to
+        start: consecutive such services start at the same time (local_stack._start_services).
+        """
         ...

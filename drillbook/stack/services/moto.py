@@ -71,6 +71,9 @@ class MotoService:
             )
         }
 
+    independent_start = True
+    """Its start needs only supervisord: it runs beside the other data services' starts."""
+
     def start(self, stack: LocalStack) -> None:
         platform = stack.platform()
         platform.start("aws")

@@ -102,6 +102,9 @@ class OpenBaoService:
             )
         }
 
+    independent_start = True
+    """Its start needs only supervisord: it runs beside the other data services' starts."""
+
     def start(self, stack: LocalStack) -> None:
         from drillbook.secrets.stores import embedded_store
 

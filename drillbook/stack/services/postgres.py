@@ -81,6 +81,9 @@ class PostgresService:
             )
         }
 
+    independent_start = True
+    """Its start needs only supervisord: it runs beside the other data services' starts."""
+
     def start(self, stack: LocalStack) -> None:
         platform = stack.platform()
         platform.start("database")

@@ -184,6 +184,9 @@ class RedisService:
             ),
         }
 
+    independent_start = True
+    """Its start needs only supervisord: it runs beside the other data services' starts."""
+
     def start(self, stack: LocalStack) -> None:
         platform = stack.platform()
         platform.start("cache")

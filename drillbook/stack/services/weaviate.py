@@ -194,6 +194,9 @@ class WeaviateService:
             )
         }
 
+    independent_start = True
+    """Its start needs only supervisord: it runs beside the other data services' starts."""
+
     def start(self, stack: LocalStack) -> None:
         if "weaviate" not in stack.ports:
             return
