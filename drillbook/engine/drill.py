@@ -176,6 +176,12 @@ class Drill:
             else max(1.0, self.probing.interval_seconds * (self.probing.healthy_streak + 1))
         )
         with self.phase("baseline", f"steady state: target healthy for {seconds:.1f}s"):
+            # Companions with a slow start-up (Locust's processes) launch first, so that it
+            # overlaps the others' start instead of following it.
+            for companion in self.companions:
+                prepare = getattr(companion, "prepare", None)
+                if callable(prepare):
+                    prepare(self)
             self._prober.start()
             probing_since = self.clock.monotonic()
             started: list[tuple[Companion, float]] = []

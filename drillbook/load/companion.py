@@ -112,7 +112,10 @@ class LoadCompanion:
         self.exit_codes: list[int | None] = []
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self, drill: Drill) -> None:
+    def prepare(self, drill: Drill) -> None:
+        """Launch Locust, without waiting: its processes start up (imports, about half a
+        second) while the drill starts its other companions; `start` then waits for the
+        baseline of traffic."""
         self._drill = drill
         self._directory = Path(tempfile.mkdtemp(prefix="drillbook-load-"))
         samples_path = self._directory / "samples.jsonl"
@@ -140,6 +143,10 @@ class LoadCompanion:
             start_timeout=self.settings.start_timeout_seconds,
             env={},
         )
+
+    def start(self, drill: Drill) -> None:
+        if self._processes is None:
+            self.prepare(drill)
         try:
             self._wait_for_baseline()
         except BaseException:
