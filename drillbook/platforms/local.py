@@ -7,6 +7,7 @@ injected until the runbook's recovery step, which is what a drill measures.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -50,6 +51,9 @@ class LocalComponent:
     max_surge: int = 0
     """Extra replicas a rolling restart may start beyond `desired` (from the spare process
     slots), as a Deployment's maxSurge: with 1, it never serves with fewer than `desired`."""
+    active: list[str] | None = None
+    """The processes that are the desired replicas now, once a rolling restart has moved them
+    to other slots (as a rollout's new pods get new names); None: the first `desired`."""
 
 
 class LocalPlatform:
@@ -130,6 +134,8 @@ class LocalPlatform:
         raise FaultFailed(f"replicas {list(names)} of '{component}' still running after kill")
 
     def _desired_processes(self, comp: LocalComponent) -> list[str]:
+        if comp.active is not None and len(comp.active) == comp.desired:
+            return list(comp.active)
         return comp.processes[: comp.desired]
 
     def stop(self, component: str) -> None:
@@ -263,28 +269,40 @@ class LocalPlatform:
         for process in dead:
             self._wait_serving(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
         # Then the running ones one at a time, as `kubectl rollout restart` rolls a Deployment
-        # (maxSurge/maxUnavailable): a surge replica first, and each restarted replica back in
-        # service (ready, and routed to by the proxy) before the next goes. Ready alone is not
-        # enough: until the proxy's own check has seen it, the proxy still routes only to the
-        # others, and taking the next one down would leave it one replica short, or none.
-        surge = [p for p in comp.processes[comp.desired :] if not states.get(p)]
-        surge = surge[: comp.max_surge]
-        try:
-            for process in surge:
-                self._client.start(self._full(comp, process))
-                self._wait_serving(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
-            for process in running:
-                full = self._full(comp, process)
-                self._client.stop(full)
-                self._client.start(full)
-                self._wait_serving(comp, process, timeout=_ROLL_TIMEOUT_SECONDS)
-        finally:
-            # Back to `desired` replicas, also when the roll stopped half-way (a surge that
-            # never came up is not running: nothing to stop).
-            now = {r.name: r.running for r in self.replicas(component)} if surge else {}
-            for process in surge:
-                if now.get(process):
-                    self._client.stop(self._full(comp, process))
+        # with maxSurge 1 and maxUnavailable 0: a new replica in a spare slot first, and only
+        # once it is in service (ready, and routed to by the proxy) the old one it replaces
+        # goes. Ready alone is not enough: until the proxy's own check has seen it, the proxy
+        # still routes only to the others. The new replica keeps its slot, as a new pod keeps
+        # its new name, so N replicas take N waits (restarting each in its old slot took N+1).
+        active = list(desired)
+        for old in running:
+            spare = self._spare_slot(comp, active) if comp.max_surge else None
+            full_old = self._full(comp, old)
+            if spare is None:
+                # No spare slot (or maxSurge 0): in place, each back in service before the next.
+                self._client.stop(full_old)
+                self._client.start(full_old)
+                self._wait_serving(comp, old, timeout=_ROLL_TIMEOUT_SECONDS)
+                continue
+            full_spare = self._full(comp, spare)
+            self._client.start(full_spare)
+            try:
+                self._wait_serving(comp, spare, timeout=_ROLL_TIMEOUT_SECONDS)
+            except BaseException:
+                # The roll stops here with the old replicas serving, as a stuck rollout does.
+                with contextlib.suppress(StackError):
+                    self._client.stop(full_spare)
+                raise
+            self._client.stop(full_old)
+            active[active.index(old)] = spare
+            comp.active = list(active)
+
+    def _spare_slot(self, comp: LocalComponent, active: Sequence[str]) -> str | None:
+        """The first process slot that is neither a desired replica nor running."""
+        states = {r.name: r.running for r in self.replicas(comp.name)}
+        return next(
+            (p for p in comp.processes if p not in active and not states.get(p)), None
+        )
 
     def _wait_serving(self, comp: LocalComponent, process: str, *, timeout: float) -> None:
         """Until the process runs, passes its readiness check and the proxy routes to it."""
@@ -310,13 +328,17 @@ class LocalPlatform:
                 f"cannot scale '{component}' to {replicas}: the local stack declares "
                 f"{len(comp.processes)} replicas at most (stack.max_app_replicas)"
             )
+        current = self._desired_processes(comp)
+        spare = [p for p in comp.processes if p not in current]
+        wanted = (current + spare)[:replicas]
         comp.desired = replicas
+        comp.active = wanted
         states = {r.name: r.running for r in self.replicas(component)}
-        for index, process in enumerate(comp.processes):
+        for process in comp.processes:
             full = self._full(comp, process)
-            if index < replicas and not states.get(process):
+            if process in wanted and not states.get(process):
                 self._client.start(full)
-            elif index >= replicas and states.get(process):
+            elif process not in wanted and states.get(process):
                 self._client.stop(full)
 
     def wait_until_ready(self, component: str, *, timeout: float) -> float:

@@ -97,23 +97,48 @@ def _replicas(running: int, slots: int) -> ScriptedSupervisor:
 
 def test_surge_keeps_every_desired_replica_in_rotation_throughout() -> None:
     supervisor = _replicas(running=2, slots=5)
-    _platform(supervisor, desired=2, max_surge=1).restart("app")
 
+    platform = _platform(supervisor, desired=2, max_surge=1)
+    platform.restart("app")
+
+    # As a Deployment rolls (maxSurge 1, maxUnavailable 0): a new replica in a spare slot,
+    # then the old one it replaces; the new one keeps its slot. Two replicas, two waits.
     assert [(verb, name) for verb, name, _ in supervisor.log] == [
         ("start", "app-2"),
         ("stop", "app-0"),
         ("start", "app-0"),
         ("stop", "app-1"),
-        ("start", "app-1"),
-        ("stop", "app-2"),
     ]
     # Whenever a replica goes down, `desired` others are in the proxy's rotation.
     for verb, name, routed in supervisor.log:
         if verb == "stop":
             assert len(routed) >= 2, (name, sorted(routed))
     assert supervisor.running == {
-        "app-0": True, "app-1": True, "app-2": False, "app-3": False, "app-4": False
+        "app-0": True, "app-1": False, "app-2": True, "app-3": False, "app-4": False
     }  # fmt: skip
+    # The platform knows its replicas moved: ready, and a second roll starts from them.
+    assert platform.status("app").ready == 2
+    assert platform.wait_until_ready("app", timeout=1.0) >= 0
+    supervisor.log.clear()
+    platform.restart("app")
+    assert [(verb, name) for verb, name, _ in supervisor.log] == [
+        ("start", "app-1"),
+        ("stop", "app-2"),
+        ("start", "app-2"),
+        ("stop", "app-0"),
+    ]
+
+
+def test_scale_keeps_the_replicas_a_roll_moved_and_adds_spare_slots() -> None:
+    supervisor = _replicas(running=2, slots=5)
+    platform = _platform(supervisor, desired=2, max_surge=1)
+    platform.restart("app")  # now app-2 and app-0
+    platform.scale("app", 3)
+    assert {n for n, up in supervisor.running.items() if up} == {"app-0", "app-1", "app-2"}
+    platform.scale("app", 1)
+    assert {n for n, up in supervisor.running.items() if up} == {"app-2"}
+    platform.reconcile("app")
+    assert {n for n, up in supervisor.running.items() if up} == {"app-2"}
 
 
 def test_without_a_spare_slot_each_replica_is_back_in_rotation_before_the_next_goes() -> None:
