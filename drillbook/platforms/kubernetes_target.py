@@ -29,7 +29,7 @@ def journal_path(context: str, server: str, root: Path | None = None) -> Path:
     context name never replay each other's undos)."""
     base = (
         root
-        or Path(os.environ.get("DRILLBOOK_CACHE", Path.home() / ".cache" / "drillbook"))
+        or Path(os.environ.get("DRILLBOOK_CACHE") or Path.home() / ".cache" / "drillbook")
         / "undo"
         / "kubernetes"
     )

@@ -102,7 +102,8 @@ def _require_binaries() -> None:
         return
     message = (
         f"the local Kubernetes control plane is not built: {', '.join(missing)} missing in "
-        f"{bin_dir()}; run `bash scripts/build-k8s.sh` (scripts/setup.sh does)"
+        f"{bin_dir()}; run `bash scripts/setup.sh --with-kubernetes` (it builds them with "
+        "scripts/build-k8s.sh)"
     )
     if os.environ.get("CI"):
         pytest.fail(message, pytrace=False)  # CI ran setup.sh: a missing binary is a bug

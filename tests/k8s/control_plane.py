@@ -69,7 +69,7 @@ def bin_dir() -> Path:
     explicit = os.environ.get("DRILLBOOK_K8S_BIN")
     if explicit:
         return Path(explicit)
-    cache = Path(os.environ.get("DRILLBOOK_CACHE", Path.home() / ".cache" / "drillbook"))
+    cache = Path(os.environ.get("DRILLBOOK_CACHE") or Path.home() / ".cache" / "drillbook")
     return cache / f"k8s-{K8S_VERSION}" / "bin"
 
 
@@ -84,7 +84,7 @@ def require_binaries() -> Path:
     if missing:
         raise MissingDependency(
             f"the local Kubernetes control plane needs {', '.join(missing)} in {where}; "
-            "build them with `bash scripts/build-k8s.sh` (scripts/setup.sh runs it)"
+            "build them with `bash scripts/setup.sh --with-kubernetes` (or `bash scripts/build-k8s.sh`)"
         )
     return where
 

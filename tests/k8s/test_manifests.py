@@ -152,7 +152,7 @@ def test_the_api_is_ready_as_the_local_proxy_routes_and_live_on_livez() -> None:
     # and holds its JWT secret), so a rollout on a cluster waits for the same thing as the
     # local rolling restart; liveness stays on /livez (the process serves at all).
     from drillbook.stack.layout import render_haproxy_conf
-    from drillbook.stack.reference_service.secrets_routes import READY_PATH
+    from eleanor_reference.secrets_routes import READY_PATH
 
     deployment = next(
         d
