@@ -84,7 +84,8 @@ def require_binaries() -> Path:
     if missing:
         raise MissingDependency(
             f"the local Kubernetes control plane needs {', '.join(missing)} in {where}; "
-            "build them with `bash scripts/setup.sh --with-kubernetes` (or `bash scripts/build-k8s.sh`)"
+            "build them with `bash scripts/setup.sh --with-kubernetes` (it runs "
+            "scripts/build-k8s.sh)"
         )
     return where
 
