@@ -56,15 +56,33 @@ class RpoFigure:
 
 
 @dataclass(frozen=True)
-class LoadFigure:
-    """The user load that ran during the drill (Locust): requests and errors over all phases."""
+class LoadPhase:
+    """The user load in one phase of the drill (baseline, fault, recovered)."""
 
+    name: str
     requests: int
     errors: int
 
     @property
     def error_rate(self) -> float | None:
         return None if self.requests == 0 else self.errors / self.requests
+
+
+@dataclass(frozen=True)
+class LoadFigure:
+    """The user load that ran during the drill (Locust): requests and errors, in all and by
+    phase (what users saw during the fault is not what is judged after recovery)."""
+
+    requests: int
+    errors: int
+    phases: tuple[LoadPhase, ...] = ()
+
+    @property
+    def error_rate(self) -> float | None:
+        return None if self.requests == 0 else self.errors / self.requests
+
+    def phase(self, name: str) -> LoadPhase | None:
+        return next((p for p in self.phases if p.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,8 @@ class DrillRecord:
             data["rpo"]["within_objective"] = self.rpo.within_objective
         if self.load is not None:
             data["load"]["error_rate"] = self.load.error_rate
+            for phase, figure in zip(data["load"]["phases"], self.load.phases, strict=True):
+                phase["error_rate"] = figure.error_rate
         return data
 
     @classmethod
@@ -166,7 +186,7 @@ class DrillRecord:
             rto=figure("rto", RtoFigure),
             detection_seconds=data["detection_seconds"],
             rpo=figure("rpo", RpoFigure),
-            load=figure("load", LoadFigure),
+            load=_load_from_json(data.get("load")),
             breaches=tuple(Breach(**b) for b in data.get("breaches", ())),
             checks=tuple(CheckRecord(**c) for c in data.get("checks", ())),
             checks_not_run=tuple((c["name"], c["reason"]) for c in data.get("checks_not_run", ())),
@@ -175,6 +195,16 @@ class DrillRecord:
             probe_interval_seconds=data.get("probe_interval_seconds", 0.0),
             companions=data.get("companions", {}),
         )
+
+
+def _load_from_json(raw: Mapping[str, Any] | None) -> LoadFigure | None:
+    if raw is None:
+        return None
+    phases = tuple(
+        LoadPhase(name=p["name"], requests=p["requests"], errors=p["errors"])
+        for p in raw.get("phases", ())
+    )
+    return LoadFigure(requests=raw["requests"], errors=raw["errors"], phases=phases)
 
 
 def breach_kind(message: str) -> BreachKind:

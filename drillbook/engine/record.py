@@ -10,6 +10,7 @@ from drillbook.core.record import (
     CheckRecord,
     DrillRecord,
     LoadFigure,
+    LoadPhase,
     Outcome,
     RpoFigure,
     RtoFigure,
@@ -91,7 +92,12 @@ def _load(load: Mapping[str, Any] | None) -> LoadFigure | None:
     if not load:
         return None
     phases = load.get("phases") or {}
+    by_phase = tuple(
+        LoadPhase(name, int(p.get("requests") or 0), int(p.get("errors") or 0))
+        for name, p in phases.items()
+    )
     return LoadFigure(
-        requests=sum(int(p.get("requests") or 0) for p in phases.values()),
-        errors=sum(int(p.get("errors") or 0) for p in phases.values()),
+        requests=sum(p.requests for p in by_phase),
+        errors=sum(p.errors for p in by_phase),
+        phases=by_phase,
     )

@@ -115,7 +115,7 @@ SUMMARY_HEADER = (
     "RTO (error bar) / objective",
     "detect",
     "data loss / RPO",
-    "load errors",
+    "load errors (fault / after recovery)",
 )
 
 
@@ -123,7 +123,7 @@ def summary_rows(records: Sequence[DrillRecord]) -> list[tuple[str, ...]]:
     """One row per drill: the columns of `SUMMARY_HEADER`."""
     return [
         (
-            f"{r.scenario}{' / ' + r.option if r.option else ''}",
+            _drill_name(r),
             _verdict(r),
             _rto_cell(r),
             "-" if r.detection_seconds is None else f"{r.detection_seconds:.2f} s",
@@ -145,10 +145,16 @@ def format_summary(records: Sequence[DrillRecord]) -> list[str]:
     lines.insert(1, "  ".join("-" * w for w in widths))
     failures = [r for r in records if r.failure and r.outcome in ("failed", "error", "xfailed")]
     for r in failures:
-        lines.append(
-            f"{r.scenario}{' / ' + r.option if r.option else ''}: {r.outcome}: {r.failure}"
-        )
+        lines.append(f"{_drill_name(r)}: {r.outcome}: {r.failure}")
     return lines
+
+
+def _drill_name(record: DrillRecord) -> str:
+    """Scenario / option, and the test's parameters (the secrets provider) when it has some."""
+    name = record.scenario + (f" / {record.option}" if record.option else "")
+    if record.nodeid.endswith("]") and "[" in record.nodeid:
+        name += " [" + record.nodeid.rsplit("[", 1)[1]
+    return name
 
 
 def _verdict(record: DrillRecord) -> str:
@@ -188,6 +194,13 @@ def _rpo_cell(record: DrillRecord) -> str:
 
 
 def _load_cell(record: DrillRecord) -> str:
-    if record.load is None or record.load.error_rate is None:
+    # What users saw during the fault, and after recovery (what "error rates normal" judges).
+    load = record.load
+    if load is None or not load.requests:
         return "no load"
-    return f"{record.load.error_rate:.1%} of {record.load.requests}"
+    cells = []
+    for name, label in (("fault", "fault"), ("recovered", "after")):
+        phase = load.phase(name)
+        if phase is not None and phase.error_rate is not None:
+            cells.append(f"{label} {phase.error_rate:.0%}")
+    return (" / ".join(cells) or f"{load.error_rate:.0%}") + f" of {load.requests}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from drillbook.core.record import RECORD_SCHEMA_VERSION, DrillRecord
+from drillbook.core.record import RECORD_SCHEMA_VERSION, DrillRecord, LoadFigure, LoadPhase
 from drillbook.engine.record import record_of
 from drillbook.errors import ObjectiveBreached
 from drillbook.reporting.run_file import run_document, write_run_file
@@ -102,3 +102,23 @@ def test_run_file_holds_every_record_and_is_written_whole(tmp_path: Path) -> Non
     assert DrillRecord.from_json(loaded["drills"][0]) == record
     assert json.loads((tmp_path / "runs" / "latest.json").read_text()) == loaded
     assert not list((tmp_path / "runs").glob("*.partial"))
+
+
+def test_summary_names_the_provider_and_the_load_by_phase(tmp_path: Path) -> None:
+    record = dataclasses.replace(
+        run_drill(tmp_path),
+        nodeid="drills/monthly/test_secrets_failure.py::test_x[vault]",
+        load=LoadFigure(
+            requests=100,
+            errors=30,
+            phases=(
+                LoadPhase("baseline", 40, 0),
+                LoadPhase("fault", 30, 30),
+                LoadPhase("recovered", 30, 0),
+            ),
+        ),
+    )
+    row = format_summary([record])[2]
+    assert "application-failure / test [vault]" in row
+    assert "fault 100% / after 0% of 100" in row
+    assert DrillRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
