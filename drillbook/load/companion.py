@@ -147,6 +147,8 @@ class LoadCompanion:
     def start(self, drill: Drill) -> None:
         if self._processes is None:
             self.prepare(drill)
+        processes = self._processes
+        assert processes is not None
         try:
             self._wait_for_baseline()
         except BaseException:
@@ -157,7 +159,7 @@ class LoadCompanion:
             users=self.settings.users,
             rate=self.settings.rate,
             workers=self.settings.workers,
-            master_port=self._processes.master_port,
+            master_port=processes.master_port,
         )
 
     def _write_token(self, path: Path) -> None:
