@@ -8,6 +8,7 @@ underscores); the command line wins over the ini file, which wins over the confi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -32,6 +33,7 @@ _CONFIG_KEY = pytest.StashKey[DrillbookConfig]()
 _VERDICT_KEY = pytest.StashKey[tuple[str, BaseException | None]]()
 _RECORDS_KEY = pytest.StashKey[list[DrillRecord]]()
 _RUN_FILE_KEY = pytest.StashKey[Path]()
+_CALL_RECORD_KEY = pytest.StashKey[DrillRecord]()
 _STARTED_KEY = pytest.StashKey[float]()
 
 
@@ -192,12 +194,27 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
-    yield
+    result = yield
     # Undo and reporting happen inside the test's call phase, so that the figures and the
     # attachments belong to the drill's own result (not to a teardown), whatever the outcome.
     drill = item.stash.get(_DRILL_KEY, None)
     if drill is not None:
         drill.finish()
+        # The drill's record, once: the report's figures are written from it (the terminal
+        # summary and the run's JSON file read the same record, its verdict made final at
+        # teardown, when pytest has judged expected failures).
+        from drillbook.engine.record import record_of
+
+        error = result.exception
+        record = record_of(drill, nodeid=item.nodeid, outcome=_call_outcome(error), error=error)
+        item.stash[_CALL_RECORD_KEY] = record
+        drill.observers.notify("recorded", record)
+
+
+def _call_outcome(error: BaseException | None) -> Outcome:
+    if error is None:
+        return "passed"
+    return "failed" if isinstance(error, AssertionError) else "error"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -313,10 +330,14 @@ def _remember_verdict(item: pytest.Item, call: pytest.CallInfo[None], report: An
     from drillbook.engine.record import record_of
 
     verdict_name, error = item.stash.get(_VERDICT_KEY, ("error", None))
+    call_record = item.stash.get(_CALL_RECORD_KEY, None)
     try:
-        record = record_of(
-            drill, nodeid=item.nodeid, outcome=_as_outcome(verdict_name), error=error
-        )
+        if call_record is not None:
+            record = dataclasses.replace(call_record, outcome=_as_outcome(verdict_name))
+        else:  # the drill never reached its call (its baseline failed): recorded now
+            record = record_of(
+                drill, nodeid=item.nodeid, outcome=_as_outcome(verdict_name), error=error
+            )
     except Exception as exc:  # a broken record must not turn the drill's verdict
         sys.stderr.write(f"drillbook: no record for {item.nodeid}: {exc!r}\n")
         return

@@ -132,6 +132,18 @@ class DrillRecord:
     """Each phase's name and duration in seconds, in the order they ran."""
     verification_window_seconds: float = 0.0
     probe_interval_seconds: float = 0.0
+    healthy_streak: int = 0
+    """N: consecutive healthy samples that count as recovered."""
+    outage_seconds: float | None = None
+    """From the first unhealthy sample to recovery: the outage users saw."""
+    flaps: int = 0
+    """Returns to healthy that did not last, between detection and recovery."""
+    relapses: int = 0
+    """Those flaps that had looked recovered (N healthy samples) before failing again."""
+    fault: str | None = None
+    """What was injected, as the report shows it."""
+    verdict: str | None = None
+    """The objectives' judgement in words (RTO against its objective, then every breach)."""
     companions: Mapping[str, Any] = field(default_factory=dict)
     """Every companion's own figures (JSON values), by companion name."""
 
@@ -193,6 +205,12 @@ class DrillRecord:
             phases=tuple((p["name"], p["seconds"]) for p in data.get("phases", ())),
             verification_window_seconds=data.get("verification_window_seconds", 0.0),
             probe_interval_seconds=data.get("probe_interval_seconds", 0.0),
+            healthy_streak=data.get("healthy_streak", 0),
+            outage_seconds=data.get("outage_seconds"),
+            flaps=data.get("flaps", 0),
+            relapses=data.get("relapses", 0),
+            fault=data.get("fault"),
+            verdict=data.get("verdict"),
             companions=data.get("companions", {}),
         )
 

@@ -70,6 +70,12 @@ def record_of(
         phases=tuple(drill.phase_durations().items()),
         verification_window_seconds=drill.config.verification.window_seconds,
         probe_interval_seconds=drill.probing.interval_seconds,
+        healthy_streak=drill.probing.healthy_streak,
+        outage_seconds=None if measurement is None else measurement.outage_seconds,
+        flaps=0 if measurement is None else measurement.flaps,
+        relapses=0 if measurement is None else measurement.relapses,
+        fault=None if drill.fault is None else drill.fault.description,
+        verdict=drill.objective_verdict,
         companions={c.name: figures.get(c.name) for c in drill.companions},
     )
 

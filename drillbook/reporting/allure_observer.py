@@ -20,6 +20,7 @@ from drillbook.reporting.chart import render_timeline_svg
 from drillbook.reporting.redaction import REDACTOR
 
 if TYPE_CHECKING:
+    from drillbook.core.record import DrillRecord
     from drillbook.engine.drill import Drill
     from drillbook.target import Target
 
@@ -41,6 +42,7 @@ class AllureObserver:
     def __init__(self, target: Target) -> None:
         self._target = target
         self._steps: list[Any] = []
+        self._chart: str | None = None
 
     def _label(self, drill: Drill) -> None:
         # Called once, when the drill finishes: allure-pytest rewrites the result's name and
@@ -69,13 +71,34 @@ class AllureObserver:
         else:
             step.__exit__(type(error), error, error.__traceback__)
 
+    def recorded(self, record: DrillRecord) -> None:
+        """The drill's figures, from its record: parameters, description, figures.json."""
+        # The headline figures as parameters: they show on the result page's overview and in
+        # its text (the description is rendered in a frame); excluded from the history id so
+        # that runs of the same drill stay one history.
+        for name, value in _headline(record).items():
+            allure.dynamic.parameter(name, value, excluded=True)
+        # Which fault and which recovery option, on the overview next to the figures.
+        if record.fault is not None:
+            allure.dynamic.parameter("fault", REDACTOR.redact(record.fault), excluded=True)
+        if record.option:
+            allure.dynamic.parameter("recovery option", record.option, excluded=True)
+        # The chart goes into the description too, so the drill's page shows it without a click.
+        allure.dynamic.description_html(_figures_html(record) + _chart_html(self._chart))
+        _attach_text(
+            json.dumps(record.to_json(), indent=2, default=str),
+            "figures.json",
+            AttachmentType.JSON,
+        )
+
     def figures(self, drill: Drill, figures: Mapping[str, Any]) -> None:
         # Figures are written once, at the end, so the report shows the final numbers only.
         return None
 
     def drill_finished(self, drill: Drill) -> None:
+        # What only the live drill has: its timeline, chart, attachments and log tails. The
+        # figures come with `recorded`, from the drill's record (as the terminal summary's).
         self._label(drill)
-        figures = drill.figures()
         origin = drill.fault_at if drill.fault_at is not None else drill.started_at
         svg = render_timeline_svg(
             [s for s in drill.timeline.samples if s.probe in drill.probe_names],
@@ -84,28 +107,7 @@ class AllureObserver:
             title=f"{drill.identity.scenario}: {drill.identity.option or drill.identity.title}",
             origin_label="drill start" if drill.fault_at is None else "fault",
         )
-        # The headline figures as parameters: they show on the result page's overview and in
-        # its text (the description is rendered in a frame); excluded from the history id so
-        # that runs of the same drill stay one history.
-        for name, value in _headline(figures).items():
-            allure.dynamic.parameter(name, value, excluded=True)
-        # Which fault and which recovery option, on the overview next to the figures.
-        if drill.fault is not None:
-            allure.dynamic.parameter(
-                "fault", REDACTOR.redact(drill.fault.description), excluded=True
-            )
-        if drill.identity.option:
-            allure.dynamic.parameter("recovery option", drill.identity.option, excluded=True)
-        # The chart goes into the description too, so the drill's page shows it without a click;
-        # as an <img> data URI because the report's HTML sanitiser drops inline <svg>.
-        chart = base64.b64encode(REDACTOR.redact(svg).encode()).decode()
-        allure.dynamic.description_html(
-            _figures_html(figures)
-            + f'<p><img alt="timeline chart" src="data:image/svg+xml;base64,{chart}"/></p>'
-        )
-        _attach_text(
-            json.dumps(figures, indent=2, default=str), "figures.json", AttachmentType.JSON
-        )
+        self._chart = svg
         _attach_text(drill.timeline.to_json(origin), "timeline.json", AttachmentType.JSON)
         _attach_text(drill.timeline.samples_csv(origin), "probe-samples.csv", AttachmentType.CSV)
         _attach_text(svg, "timeline-chart.svg", AttachmentType.SVG)
@@ -126,6 +128,14 @@ class AllureObserver:
                     _attach_text(text, f"log tail {replica}", AttachmentType.TEXT)
 
 
+def _chart_html(svg: str | None) -> str:
+    if svg is None:
+        return ""
+    # As an <img> data URI because the report's HTML sanitiser drops inline <svg>.
+    chart = base64.b64encode(REDACTOR.redact(svg).encode()).decode()
+    return f'<p><img alt="timeline chart" src="data:image/svg+xml;base64,{chart}"/></p>'
+
+
 def _affected_components(drill: Drill) -> list[str]:
     names: list[str] = []
     for event in drill.timeline.events:
@@ -136,19 +146,17 @@ def _affected_components(drill: Drill) -> list[str]:
     return names
 
 
-def _headline(figures: Mapping[str, Any]) -> dict[str, str]:
-    rto = figures.get("rto_seconds")
-    if not isinstance(rto, float):
+def _headline(record: DrillRecord) -> dict[str, str]:
+    rto = record.rto
+    if rto is None:
         return {"RTO": "not measured"}
-    bar = figures.get("rto_error_bar_seconds") or 0.0
     headline = {
-        "RTO": f"{rto:.3f} s (error bar -{bar:.3f} s)",
-        "RTO objective": f"{figures.get('rto_objective_seconds'):.0f} s ({figures.get('tier')})",
+        "RTO": f"{rto.seconds:.3f} s (error bar -{rto.error_bar_seconds:.3f} s)",
+        "RTO objective": f"{rto.objective_seconds:.0f} s ({record.tier})",
     }
-    detect = figures.get("time_to_detect_seconds")
-    if isinstance(detect, float):
-        headline["time to detect"] = f"{detect:.3f} s"
-    pods = figures.get("pod_recovery")  # Kubernetes: recovery on the API server's clock
+    if record.detection_seconds is not None:
+        headline["time to detect"] = f"{record.detection_seconds:.3f} s"
+    pods = record.companions.get("pod_recovery")  # Kubernetes: the API server's clock
     if isinstance(pods, Mapping) and isinstance(pods.get("rto_server_seconds"), float):
         replaced = pods.get("pods_recovered")
         rollout = pods.get("rollout")
@@ -163,11 +171,10 @@ def _headline(figures: Mapping[str, Any]) -> dict[str, str]:
             f"{pods['rto_server_seconds']:.0f} s (±{pods.get('timestamp_resolution_seconds')} s;"
             f" {how})"
         )
-    ledger = figures.get("ledger")  # the write ledger's data-loss figures (drillbook.ledger)
-    if isinstance(ledger, Mapping) and isinstance(ledger.get("rpo_seconds"), float):
+    if record.rpo is not None:  # the write ledger's data-loss figures (drillbook.ledger)
         headline["RPO"] = (
-            f"{ledger['rpo_seconds']:.3f} s ({ledger.get('lost')} of "
-            f"{ledger.get('acknowledged')} acknowledged writes lost)"
+            f"{record.rpo.seconds:.3f} s ({record.rpo.lost} of "
+            f"{record.rpo.acknowledged} acknowledged writes lost)"
         )
     return headline
 
@@ -178,42 +185,39 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _figures_html(figures: Mapping[str, Any]) -> str:
-    rows = []
-    labels = [
-        ("rto_seconds", "RTO (s, upper bound)"),
-        ("rto_error_bar_seconds", "RTO error bar (s)"),
-        ("rto_objective_seconds", "RTO objective (s)"),
-        ("time_to_detect_seconds", "time to detect (s)"),
-        ("outage_seconds", "outage seen by users (s)"),
-        ("outage_observed", "outage observed"),
-        ("flaps", "flaps before recovery"),
-        ("relapses", "relapses (flaps after looking recovered)"),
-        ("probe_interval_seconds", "probe interval (s)"),
-        ("healthy_streak", "healthy samples to count as recovered"),
-        ("verdict", "verdict"),
+def _figures_html(record: DrillRecord) -> str:
+    rto = record.rto
+    rows_data: list[tuple[str, Any]] = [
+        ("RTO (s, upper bound)", None if rto is None else rto.seconds),
+        ("RTO error bar (s)", None if rto is None else rto.error_bar_seconds),
+        ("RTO objective (s)", None if rto is None else rto.objective_seconds),
+        ("time to detect (s)", record.detection_seconds),
+        ("outage seen by users (s)", record.outage_seconds),
+        ("outage observed", None if rto is None else rto.outage_observed),
+        ("flaps before recovery", record.flaps),
+        ("relapses (flaps after looking recovered)", record.relapses),
+        ("probe interval (s)", record.probe_interval_seconds),
+        ("healthy samples to count as recovered", record.healthy_streak),
+        ("verdict", record.verdict),
     ]
-    for key, label in labels:
-        rows.append(
-            f"<tr><th>{html.escape(label)}</th><td>{html.escape(_fmt(figures.get(key)))}</td></tr>"
-        )
-    for name, seconds in figures.get("phases", {}).items():
+    rows = [
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(_fmt(value))}</td></tr>"
+        for label, value in rows_data
+    ]
+    for name, seconds in record.phases:
         rows.append(f"<tr><th>phase {html.escape(name)} (s)</th><td>{seconds:.3f}</td></tr>")
-    for name, result in figures.get("checks", {}).items():
-        mark = "passed" if result["passed"] else "FAILED"
+    for check in record.checks:
+        mark = "passed" if check.passed else "FAILED"
         rows.append(
-            f"<tr><th>check: {html.escape(name)}</th><td>{mark}: "
-            f"{html.escape(str(result['detail']))}</td></tr>"
+            f"<tr><th>check: {html.escape(check.name)}</th><td>{mark}: "
+            f"{html.escape(check.detail)}</td></tr>"
         )
-    for name, reason in figures.get("checks_not_run", {}).items():
-        rows.append(
-            f"<tr><th>check: {html.escape(name)}</th><td>{html.escape(str(reason))}</td></tr>"
-        )
-    rto = figures.get("rto_seconds")
+    for name, reason in record.checks_not_run:
+        rows.append(f"<tr><th>check: {html.escape(name)}</th><td>{html.escape(reason)}</td></tr>")
     headline = (
-        f"<p><b>RTO {rto:.3f} s</b> (error bar -{figures.get('rto_error_bar_seconds') or 0:.3f} s)"
-        f" against an objective of {figures.get('rto_objective_seconds')} s</p>"
-        if isinstance(rto, float)
+        f"<p><b>RTO {rto.seconds:.3f} s</b> (error bar -{rto.error_bar_seconds:.3f} s)"
+        f" against an objective of {rto.objective_seconds} s</p>"
+        if rto is not None
         else "<p><b>RTO: not measured</b></p>"
     )
     return REDACTOR.redact(headline + "<table>" + "".join(rows) + "</table>")
