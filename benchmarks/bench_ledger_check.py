@@ -44,7 +44,7 @@ from typing import Any
 from drillbook.ledger.acks import Acknowledgement
 from drillbook.ledger.chain import verify_evidence_chain
 from drillbook.ledger.checker import StoredRecord, check_ledger
-from drillbook.stack.reference_service.evidence import (
+from eleanor_reference.evidence import (
     GENESIS_HASH,
     canonical_json,
     payload_hash,

@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
+from drillbook.assembly.target import open_target
 from drillbook.config.loader import load_config
 from drillbook.config.model import DrillbookConfig
 from drillbook.core.record import DrillRecord, Outcome
 from drillbook.errors import ConfigError, DrillError, DrillFailed, InvalidDrill
-from drillbook.target import Target, open_target
+from drillbook.target import Target
 
 MARKER = "drill"
 _DRILL_KEY = pytest.StashKey["Any"]()
@@ -259,7 +260,7 @@ def drill_target(drillbook_config: DrillbookConfig) -> Iterator[Target]:
 @pytest.fixture
 def drill(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A Drill for the test's `@pytest.mark.drill(...)`, probing from a healthy baseline."""
-    from drillbook.engine.factory import build_drill, validate_marker
+    from drillbook.assembly.drill import build_drill, validate_marker
 
     marker_kwargs = _marker_kwargs(request.node)
     failure: str | None = None

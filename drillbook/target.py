@@ -1,23 +1,23 @@
-"""The target under drill, built from the configuration: platform, address, probes, undo journal.
+"""The target under drill: configuration, platform, address, tokens, undo journal.
 
-For platform `local` without a base URL this starts (or reuses) the embedded stack; that is the
-only place a platform is chosen, so drills never know which one they run on.
+Opened by drillbook.assembly.target.open_target (the embedded stack, or a Kubernetes context):
+that is the only place a platform is chosen, so drills never know which one they run on.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from drillbook.config.model import Component, DrillbookConfig
-from drillbook.engine.undo import UndoAction, UndoJournal, UndoOutcome, replay_pending
+from drillbook.core.platform import Platform
+from drillbook.core.undo import UndoAction, UndoOutcome
+from drillbook.engine.undo import UndoJournal
 from drillbook.errors import ConfigError
-from drillbook.platforms.base import Platform
 from drillbook.probes.auth import TokenProvider
-from drillbook.stack.local_stack import LocalStack, attach, start_stack
+from drillbook.stack.local_stack import LocalStack
 
 log = logging.getLogger(__name__)
 
@@ -76,64 +76,3 @@ class Target:
             leftovers = self.stack.stop(remove_run_dir=self.config.stack.run_dir is None)
             if leftovers:
                 log.warning("had to SIGKILL stack processes %s at teardown", leftovers)
-
-
-def open_target(config: DrillbookConfig) -> Target:
-    """Connect to (or start) the configured target and undo what a dead run left behind."""
-    if config.platform == "kubernetes":
-        from drillbook.platforms.kubernetes_target import open_kubernetes_target
-
-        return open_kubernetes_target(config)
-    if config.target.base_url is not None:
-        raise ConfigError(
-            f"{config.source}: key 'target.base_url': found {config.target.base_url!r}, but "
-            "platform 'local' drills the embedded stack, which provides its own address; "
-            'remove target.base_url (or choose platform = "kubernetes" for a deployment)'
-        )
-    stack = _local_stack(config)
-    resolved = stack.configure(config)
-    journal = UndoJournal(stack.run_dir / "undo-journal.jsonl")
-    platform = stack.platform()
-    target = Target(
-        config=resolved,
-        platform=platform,
-        tokens=TokenProvider(resolved.target.auth, secret=stack.jwt_secret),
-        journal=journal,
-        stack=stack,
-    )
-    return finish_opening(target)
-
-
-def finish_opening(target: Target) -> Target:
-    """Wire the undo executors that are not platform verbs, then replay what a dead run left.
-
-    Every platform gets the same two: a secret restored in its store, and a drillbook undo
-    handler (e.g. a data directory put back). The replay comes last, once every executor a
-    journaled undo may name is there.
-    """
-    from drillbook.engine.undo_handlers import HANDLER_PLATFORM, handler_executor
-    from drillbook.secrets.stores import UNDO_PLATFORM, secrets_undo
-
-    target.undo_executors[UNDO_PLATFORM] = secrets_undo(target)
-    target.undo_executors[HANDLER_PLATFORM] = handler_executor(target.platform)
-    target.replayed_undos = replay_pending(target.journal, target.apply_undo)
-    for outcome in target.replayed_undos:
-        log.warning(
-            "replayed an undo left pending by an earlier run: %s (%s)",
-            outcome.action.description,
-            "ok" if outcome.ok else outcome.error,
-        )
-    return target
-
-
-def _local_stack(config: DrillbookConfig) -> LocalStack:
-    if config.stack.reuse:
-        run_dir = Path(config.stack.run_dir) if config.stack.run_dir else REUSED_STACK_DIR.resolve()
-        existing = attach(run_dir)
-        if existing is not None:
-            return existing
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return start_stack(config, run_dir=run_dir)
-    if config.stack.run_dir:
-        return start_stack(config, run_dir=Path(config.stack.run_dir))
-    return start_stack(config, run_dir=Path(tempfile.mkdtemp(prefix="drillbook-stack-")))

@@ -4,7 +4,7 @@ It mirrors the interfaces of ELEANOR V8 that drills care about (health, delibera
 hash-chained evidence record in PostgreSQL, audit lookup through a Redis cache, JWT auth,
 rate limiting, Prometheus metrics) and stays small. Run one replica with::
 
-    python -m uvicorn drillbook.stack.reference_service.app:app \
+    python -m uvicorn eleanor_reference.app:app \
         --host 127.0.0.1 --port PORT --no-access-log
 
 Configuration comes from the environment (see `settings.py`). The process records when it
@@ -37,29 +37,29 @@ from redis.exceptions import RedisError
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drillbook.stack.reference_service.auth import AuthError, Principal, bearer_token, verify_token
-from drillbook.stack.reference_service.cache_client import Address, connect_cache
-from drillbook.stack.reference_service.evidence import (
+from eleanor_reference.auth import AuthError, Principal, bearer_token, verify_token
+from eleanor_reference.cache_client import Address, connect_cache
+from eleanor_reference.evidence import (
     DatabaseUnavailable,
     EvidenceRecord,
     EvidenceStore,
     InvalidPayload,
     canonical_json,
 )
-from drillbook.stack.reference_service.metrics import GroundTruth, ServiceMetrics
-from drillbook.stack.reference_service.precedents import PrecedentService, precedent_router
-from drillbook.stack.reference_service.ratelimit import FixedWindowRateLimiter
-from drillbook.stack.reference_service.secrets_loader import JWT_SECRET as JWT_SECRET_NAME
-from drillbook.stack.reference_service.secrets_loader import (
+from eleanor_reference.metrics import GroundTruth, ServiceMetrics
+from eleanor_reference.precedents import PrecedentService, precedent_router
+from eleanor_reference.ratelimit import FixedWindowRateLimiter
+from eleanor_reference.secrets_loader import JWT_SECRET as JWT_SECRET_NAME
+from eleanor_reference.secrets_loader import (
     SecretsLoader,
     SecretUnavailable,
     loader_for,
 )
-from drillbook.stack.reference_service.secrets_routes import router as secrets_router
-from drillbook.stack.reference_service.settings import Settings
-from drillbook.stack.reference_service.warm_up import WarmUp
+from eleanor_reference.secrets_routes import router as secrets_router
+from eleanor_reference.settings import Settings
+from eleanor_reference.warm_up import WarmUp
 
-LOGGER_NAME = "drillbook.reference_service"
+LOGGER_NAME = "eleanor_reference"
 TRACE_HEADER = "X-Trace-Id"
 SOURCE_HEADER = "X-Eleanor-Source"
 DATABASE = "database"

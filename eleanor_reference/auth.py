@@ -1,21 +1,22 @@
 """JWT bearer authentication of the reference service (and the token issuer drills use).
 
 Tokens are shared-secret JWTs (HS256 by default) carrying `sub`, `iat`, `exp`, `roles` and
-`scopes`. `issue_token` is what drillbook's prober calls to talk to the service;
+`scopes`. `issue_token` (drillbook.core.contracts) is what drillbook calls to talk to the service;
 `verify_token` is what the service calls on each protected request. Neither function ever
 logs or embeds the secret or the token in an error message.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-DEFAULT_ALGORITHM = "HS256"
+# Token claims and issuing are a contract with drillbook's checks and prober.
+from drillbook.core.contracts import DEFAULT_ALGORITHM as DEFAULT_ALGORITHM
+from drillbook.core.contracts import issue_token as issue_token
 
 
 class AuthError(Exception):
@@ -33,32 +34,6 @@ class Principal:
     roles: tuple[str, ...]
     scopes: tuple[str, ...]
     expires_at: int
-
-
-def issue_token(
-    secret: str,
-    *,
-    subject: str = "drillbook",
-    ttl_seconds: int = 300,
-    roles: Iterable[str] = (),
-    scopes: Iterable[str] = (),
-    algorithm: str = DEFAULT_ALGORITHM,
-) -> str:
-    """Return a signed JWT for `subject`, valid for `ttl_seconds` from now.
-
-    A negative `ttl_seconds` yields an already expired token (useful in tests).
-    """
-    if not secret:
-        raise ValueError("issue_token needs a non-empty secret")
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "sub": subject,
-        "iat": now,
-        "exp": now + int(ttl_seconds),
-        "roles": list(roles),
-        "scopes": list(scopes),
-    }
-    return jwt.encode(claims, secret, algorithm=algorithm)
 
 
 def verify_token(token: str, secret: str, *, algorithm: str = DEFAULT_ALGORITHM) -> Principal:

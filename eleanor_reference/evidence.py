@@ -8,8 +8,9 @@ can prove that no acknowledged record was lost or altered after a failure:
 * `prev_hash` of a record is the `record_hash` of the record before it (by `id`), and
   `GENESIS_HASH` ("0" * 64) for the first one.
 
-The pure functions (`canonical_json`, `payload_hash`, `record_hash`, `verify_chain`) are what
-drills use to verify a chain read back from the table. `EvidenceStore` is the service side:
+The pure functions (`canonical_json`, `payload_hash`, `record_hash`, `verify_chain`) define
+the chain; `GENESIS_HASH` and `canonical_json` come from drillbook.core.contracts, which
+drillbook's own verifier (drillbook/ledger/chain.py) uses too. `EvidenceStore` is the service side:
 one short-lived connection per operation (so it recovers by itself after Postgres restarts),
 every operation bounded by a timeout, and chain appends serialized across replicas by a
 transaction-level advisory lock.
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,7 +32,9 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-GENESIS_HASH = "0" * 64
+# The chain's genesis and canonical form are a contract with drillbook's verifier.
+from drillbook.core.contracts import GENESIS_HASH as GENESIS_HASH
+from drillbook.core.contracts import canonical_json as canonical_json
 
 #: Advisory lock keys (bigint): one serializes chain appends, the other schema creation.
 CHAIN_LOCK_KEY = 0x454C45414E4F5201  # "ELEANOR" + 0x01
@@ -62,18 +64,6 @@ T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- pure functions
-
-
-_CANONICAL_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-)
-"""What json.dumps builds anew on every call with these arguments; built once because chain
-verification serializes every record (drillbook/ledger/chain.py, benchmarks/)."""
-
-
-def canonical_json(obj: Any) -> str:
-    """Serialize `obj` deterministically: sorted keys, no whitespace, ASCII, no NaN."""
-    return _CANONICAL_ENCODER.encode(obj)
 
 
 def payload_hash(payload: Any) -> str:

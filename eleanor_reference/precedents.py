@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import re
-import uuid
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,18 +37,19 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from drillbook.stack.reference_service.cache_client import Address, connect_cache
+# The collection and the object ids are a contract with drillbook's precedent checks.
+from drillbook.core.contracts import COLLECTION as COLLECTION
+from drillbook.core.contracts import PRECEDENT_NAMESPACE as PRECEDENT_NAMESPACE
+from drillbook.core.contracts import precedent_id as precedent_id
+from eleanor_reference.cache_client import Address, connect_cache
 
 if TYPE_CHECKING:
     from weaviate.client import WeaviateAsyncClient
 
-    from drillbook.stack.reference_service.settings import Settings
+    from eleanor_reference.settings import Settings
 
-COLLECTION = "Precedent"
 DIMENSIONS = 256
 """Length of every precedent vector; the collection is created for vectors of this size."""
-PRECEDENT_NAMESPACE = uuid.UUID("6f1c5a52-6a8e-4c43-9a5e-0c6f1d6f2b31")
-"""Object ids are uuid5(PRECEDENT_NAMESPACE, key): a caller's key always maps to the same id."""
 NOT_CONFIGURED = "not_configured"
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -72,11 +72,6 @@ def embed(text: str, dimensions: int = DIMENSIONS) -> list[float]:
         vector[digest % dimensions] = 1.0
         return vector
     return [v / norm for v in vector]
-
-
-def precedent_id(key: str) -> str:
-    """The Weaviate object id of the precedent with this key."""
-    return str(uuid.uuid5(PRECEDENT_NAMESPACE, key))
 
 
 def import_weaviate() -> Any:

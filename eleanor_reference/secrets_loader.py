@@ -28,10 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-JWT_SECRET = "jwt-secret"
-LLM_API_KEY = "llm-api-key"
+from drillbook.core.contracts import (
+    API_KEY_ENV,
+    JWT_ENV,
+    JWT_SECRET_NAME,
+    LLM_API_KEY_NAME,
+    PROVIDER_ENV,
+)
+
+JWT_SECRET = JWT_SECRET_NAME
+LLM_API_KEY = LLM_API_KEY_NAME
 SECRET_NAMES = (JWT_SECRET, LLM_API_KEY)
-ENV_VARIABLES = {JWT_SECRET: "JWT_SECRET", LLM_API_KEY: "ELEANOR_LLM_API_KEY"}
+ENV_VARIABLES = {JWT_SECRET: JWT_ENV, LLM_API_KEY: API_KEY_ENV}
 """The variables the `env` provider reads (and the plan's `kubectl set env` sets)."""
 
 Provider = Literal["env", "aws", "vault"]
@@ -80,7 +88,7 @@ class SecretsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SecretsSettings:
-        raw_provider = (env.get("ELEANOR_SECURITY__SECRET_PROVIDER") or "env").strip().lower()
+        raw_provider = (env.get(PROVIDER_ENV) or "env").strip().lower()
         provider: Provider | None = next((p for p in PROVIDERS if p == raw_provider), None)
         if provider is None:
             raise SecretsSettingsError(

@@ -18,13 +18,13 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from drillbook.stack.reference_service.secrets_loader import (
+from eleanor_reference.secrets_loader import (
     JWT_SECRET,
     LLM_API_KEY,
     SecretsLoader,
     SecretUnavailable,
 )
-from drillbook.stack.reference_service.warm_up import WarmUp
+from eleanor_reference.warm_up import WarmUp
 
 LLM_STUB_PATH = "/llm-stub/v1/models"
 READY_PATH = "/readyz"

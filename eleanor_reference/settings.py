@@ -11,17 +11,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from drillbook.stack.reference_service.cache_client import (
+from drillbook.core.contracts import JWT_ENV
+from eleanor_reference.cache_client import (
     DEFAULT_SENTINEL_MASTER,
     Address,
     CacheSettingsError,
     sentinel_settings,
 )
-from drillbook.stack.reference_service.precedent_settings import (
+from eleanor_reference.precedent_settings import (
     PrecedentSettings,
     PrecedentSettingsError,
 )
-from drillbook.stack.reference_service.secrets_loader import SecretsSettings, SecretsSettingsError
+from eleanor_reference.secrets_loader import SecretsSettings, SecretsSettingsError
 
 DEFAULT_DATABASE_URL = "postgresql://eleanor@127.0.0.1:5432/eleanor_v8"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -78,7 +79,7 @@ class Settings:
         running with a silently different behaviour.
         """
         env = os.environ if environ is None else environ
-        secret = env.get("JWT_SECRET") or None
+        secret = env.get(JWT_ENV) or None
         try:
             sentinels, sentinel_master = sentinel_settings(env)
         except CacheSettingsError as exc:

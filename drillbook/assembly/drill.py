@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from drillbook.assembly.companions import companion_factories
 from drillbook.config.model import TIERS, HttpProbe, Tier
 from drillbook.core.clock import SystemClock
+from drillbook.core.observer import DrillObserver
 from drillbook.core.timeline import Timeline
-from drillbook.engine.companions import companion_factories
 from drillbook.engine.drill import Drill, DrillIdentity, ProbeSet
-from drillbook.engine.observer import DrillObserver
 from drillbook.engine.prober import BackgroundProber
 from drillbook.engine.undo import UndoStack
 from drillbook.errors import InvalidDrill
@@ -78,7 +78,7 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
     prober = BackgroundProber(
         background, timeline, clock, interval_seconds=probing.interval_seconds
     )
-    observers: list[DrillObserver] = []
+    observers: list[DrillObserver[Drill]] = []
     try:
         from drillbook.reporting.allure_observer import AllureObserver
 

@@ -1,6 +1,6 @@
 """The target of a drill on platform `kubernetes`: a cluster reached through a kube context.
 
-Called by `drillbook.target.open_target`. It connects to the configured context (or the DR
+Called by `drillbook.assembly.target.open_target`. It connects to the configured context (or the DR
 context), checks before anything is injected that the namespaces exist and that RBAC allows the
 drills' calls, replays undos a dead run left pending for that context, and, with
 `kubernetes.probes = "pod-readiness"`, serves the pods' readiness as the probes' base URL.
@@ -14,13 +14,14 @@ import os
 import re
 from pathlib import Path
 
+from drillbook.assembly.undo import finish_opening
 from drillbook.config.model import DrillbookConfig
 from drillbook.engine.undo import UndoJournal
 from drillbook.errors import InvalidDrill
 from drillbook.platforms.kubernetes import KubernetesPlatform
 from drillbook.platforms.pod_view import PodReadinessView
 from drillbook.probes.auth import TokenProvider
-from drillbook.target import Target, finish_opening
+from drillbook.target import Target
 
 
 def journal_path(context: str, server: str, root: Path | None = None) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 
 from drillbook.backup.errors import RestoreFailed
+from drillbook.core.polling import poll_until
 from drillbook.stack.binaries import require_binary
 
 SERVER_USER = "postgres"
@@ -136,8 +137,8 @@ class ScratchServer:
     def wait_ready(self, *, timeout: float, promoted: bool = False) -> float:
         """Wait until it accepts connections (and, with `promoted`, has left recovery)."""
         started = time.monotonic()
-        deadline = started + timeout
-        while True:
+
+        def ready() -> bool:
             if self._exited():
                 raise RestoreFailed(
                     f"the scratch PostgreSQL on {self.data_dir.name} stopped while starting: "
@@ -148,15 +149,19 @@ class ScratchServer:
                 psycopg.connect(self.admin_dsn, connect_timeout=2, autocommit=True) as conn,
             ):
                 row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-                if not promoted or (row is not None and row[0] is False):
-                    return time.monotonic() - started
-            if time.monotonic() >= deadline:
-                what = "finish recovery" if promoted else "accept connections"
-                raise RestoreFailed(
-                    f"the scratch PostgreSQL did not {what} within {timeout:.0f}s: "
-                    f"{self.log_tail()}"
-                )
-            time.sleep(_POLL_SECONDS)
+                return not promoted or (row is not None and row[0] is False)
+            return False
+
+        def not_ready(_: bool) -> RestoreFailed:
+            what = "finish recovery" if promoted else "accept connections"
+            return RestoreFailed(
+                f"the scratch PostgreSQL did not {what} within {timeout:.0f}s: {self.log_tail()}"
+            )
+
+        poll_until(
+            ready, bool, timeout=timeout, since=started, interval=_POLL_SECONDS, give_up=not_ready
+        )
+        return time.monotonic() - started
 
     def stop(self, *, timeout: float = 30.0) -> None:
         """Fast shutdown (a clean checkpoint), by the server's own PID file."""

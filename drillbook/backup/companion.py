@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from drillbook.backup.errors import BackupError, BackupNotFound
 from drillbook.backup.local import DatabaseBackups
-from drillbook.engine.companions import Attachment
+from drillbook.core.companions import Attachment
 from drillbook.errors import DrillError
 
 if TYPE_CHECKING:

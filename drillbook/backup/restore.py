@@ -41,10 +41,10 @@ from drillbook.backup.pitr import (
     salvage_wal,
 )
 from drillbook.backup.wal import choose_timeline, system_identifier
+from drillbook.core.platform import Platform
 from drillbook.errors import DrillError
 from drillbook.ledger.sources import ReadBackFailed, TableSource
-from drillbook.platforms.base import Platform
-from drillbook.stack.ports import free_ports
+from drillbook.platforms.ports import free_ports
 from drillbook.stack.services.postgres import (
     DATABASE_NAME,
     DATABASE_USER,

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from drillbook.core.polling import poll_until
 from drillbook.errors import DrillError, DrillFailed
 from drillbook.stack.services.weaviate import WeaviateEndpoint
 
@@ -389,21 +390,24 @@ def _wait_for_final_config(source: Path, backup_id: str, *, timeout: float = 10.
     with the final status; an export taken in between would carry an unfinished backup.
     """
     config = source / "backup_config.json"
-    deadline = time.monotonic() + timeout
-    status = "missing"
-    while time.monotonic() < deadline:
+
+    def status() -> str:
         try:
-            status = str(json.loads(config.read_text()).get("status"))
+            return str(json.loads(config.read_text()).get("status"))
         except FileNotFoundError:
-            status = "missing"
+            return "missing"
         except (OSError, ValueError):
-            status = "unreadable"
-        if status == _DONE:
-            return
-        time.sleep(_POLL_SECONDS)
-    raise BackupFailed(
-        f"Weaviate reported backup {backup_id} done but {config} is {status} after "
-        f"{timeout:.0f}s; is BACKUP_FILESYSTEM_PATH this directory on this machine?"
+            return "unreadable"
+
+    poll_until(
+        status,
+        lambda seen: seen == _DONE,
+        timeout=timeout,
+        interval=_POLL_SECONDS,
+        give_up=lambda seen: BackupFailed(
+            f"Weaviate reported backup {backup_id} done but {config} is {seen} after "
+            f"{timeout:.0f}s; is BACKUP_FILESYSTEM_PATH this directory on this machine?"
+        ),
     )
 
 

@@ -1,6 +1,6 @@
 """Watches the cache beside every drill: hit rates per phase, the master, split brain.
 
-A companion (drillbook.engine.companions) that snapshots the Sentinels and every Redis node
+A companion (drillbook.core.companions) that snapshots the Sentinels and every Redis node
 (drillbook.probes.redis) every 100 ms from before the fault to after verification, and derives:
 
 - hit rate per phase from INFO keyspace_hits/keyspace_misses (deltas per node; a restarted
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from drillbook.config.model import CacheSettings
+from drillbook.core.companions import Attachment
 from drillbook.core.phases import PHASE_TITLES, PHASES, Phase, PhaseBounds, drill_phase_bounds
-from drillbook.engine.companions import Attachment
 from drillbook.probes.redis import CacheSnapshot, snapshot
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from drillbook.engine.companions import Attachment
+from drillbook.core.companions import Attachment
+from drillbook.core.polling import poll_until
 from drillbook.errors import DrillError
 from drillbook.platforms.kubernetes import KillRecord, KubernetesPlatform
 from drillbook.platforms.pod_replacement import (
@@ -203,20 +204,18 @@ class PodRecoveryCompanion:
             self._error = str(exc)
 
     def _await_rollout(self, component: str, fault_at: float) -> RolloutRecovery:
-        deadline = time.monotonic() + self._wait_seconds
-        while True:
-            recovery = rollout_recovery(
+        return poll_until(
+            lambda: rollout_recovery(
                 component,
                 self._platform.pod_snapshots(component),
                 fault_at=fault_at,
                 desired=self._platform.desired_replicas(component),
-            )
+            ),
             # Nothing started since the fault: nothing rolls, nothing to wait for.
-            if recovery.recovered or not recovery.started_since:
-                return recovery
-            if time.monotonic() >= deadline:
-                return recovery
-            time.sleep(self._poll_seconds)
+            lambda recovery: recovery.recovered or not recovery.started_since,
+            timeout=self._wait_seconds,
+            interval=self._poll_seconds,
+        )
 
     def _observe(self, components: list[str]) -> None:
         for component in components:
@@ -248,8 +247,8 @@ class PodRecoveryCompanion:
     def _await_recoveries(self, kills: list[KillRecord]) -> list[PodRecovery]:
         components = list(dict.fromkeys(k.component for k in kills))
         before = frozenset().union(*(k.existed_before for k in kills))
-        deadline = time.monotonic() + self._wait_seconds
-        while True:
+
+        def look() -> list[PodRecovery]:
             workloads = self._workloads(components)
             killed = [
                 KilledPod(pod, k.killed_at)
@@ -261,13 +260,16 @@ class PodRecoveryCompanion:
             with self._lock:
                 remember(self._seen, now)
                 seen = with_workloads(self._seen.values(), workloads)
-            recoveries = match_replacements(
+            return match_replacements(
                 killed, with_workloads(now, workloads), existed_before=before, seen=seen
             )
-            settled = all(r.recovered or r.kind == "not_owned" for r in recoveries)
-            if settled or time.monotonic() >= deadline:
-                return recoveries
-            time.sleep(self._poll_seconds)
+
+        return poll_until(
+            look,
+            lambda recoveries: all(r.recovered or r.kind == "not_owned" for r in recoveries),
+            timeout=self._wait_seconds,
+            interval=self._poll_seconds,
+        )
 
 
 class _FaultClock:

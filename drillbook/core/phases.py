@@ -9,12 +9,10 @@ measured; for a fault the service absorbed (no outage), "after" starts with veri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal, Protocol
 
-from drillbook.core.timeline import EventKind
-
-if TYPE_CHECKING:
-    from drillbook.engine.drill import Drill
+from drillbook.core.recovery import RecoveryMeasurement
+from drillbook.core.timeline import EventKind, Timeline
 
 Phase = Literal["baseline", "fault", "recovered"]
 PHASES: Final[tuple[Phase, ...]] = ("baseline", "fault", "recovered")
@@ -40,7 +38,20 @@ class PhaseBounds:
         return "recovered"
 
 
-def drill_phase_bounds(drill: Drill) -> PhaseBounds:
+class PhasedDrill(Protocol):
+    """What the phase boundaries are read from (a drill, as far as it has got)."""
+
+    @property
+    def timeline(self) -> Timeline: ...
+
+    @property
+    def fault_at(self) -> float | None: ...
+
+    @property
+    def measurement(self) -> RecoveryMeasurement | None: ...
+
+
+def drill_phase_bounds(drill: PhasedDrill) -> PhaseBounds:
     """The phase boundaries of a drill as far as it has got."""
     measurement = drill.measurement
     recovered: float | None = None

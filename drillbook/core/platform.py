@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from drillbook.engine.undo import UndoAction
+from drillbook.core.undo import UndoAction
 
 ReplicaCount = int | Literal["all"]
 
@@ -95,5 +95,5 @@ class Platform(Protocol):
         ...
 
     def apply_undo(self, action: UndoAction) -> None:
-        """Execute a journaled undo (see drillbook.engine.undo)."""
+        """Execute a journaled undo (see drillbook.core.undo and drillbook.engine.undo)."""
         ...

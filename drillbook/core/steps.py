@@ -1,19 +1,17 @@
 """Faults, recovery steps and verification checks: the three kinds of things a drill does.
 
-They are small data objects built by verb_noun factory functions (drillbook.faults.*,
-drillbook.runbook.*, drillbook.engine.checks) so that a drill reads like the plan's runbook.
+They are small data objects built by verb_noun factory functions (the scenario packages'
+faults, runbook and checks modules, drillbook.scenarios.<resource>) so that a drill reads like
+the plan's runbook.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-from drillbook.engine.undo import UndoAction
-
-if TYPE_CHECKING:
-    from drillbook.engine.drill import Drill
+from drillbook.core.undo import UndoAction
 
 
 @dataclass(frozen=True)
@@ -47,4 +45,22 @@ class CheckResult:
     figures: Mapping[str, Any] = field(default_factory=dict)
 
 
-Check = Callable[["Drill"], CheckResult]
+Check = Callable[[Any], CheckResult]
+"""A verification item: a function of the drill (drillbook.engine.drill.Drill) -> CheckResult."""
+
+_CheckFn = TypeVar("_CheckFn", bound=Callable[..., CheckResult])
+
+
+def checklist_item(title: str) -> Callable[[_CheckFn], _CheckFn]:
+    """Names a check after the plan's checklist line, for step titles and reports."""
+
+    def mark(fn: _CheckFn) -> _CheckFn:
+        fn.check_name = title  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def check_name(check: Check) -> str:
+    """The plan's wording of a check (its @checklist_item title), else its function name."""
+    return str(getattr(check, "check_name", getattr(check, "__name__", "check")))

@@ -4,12 +4,13 @@ A killed process is undone by a platform verb (`reconcile`). A destroyed data di
 its undo puts the data back, which only the module that moved it knows how to do. Such an undo is
 still data, journaled before the fault, so that a later process can replay it:
 
-    UndoAction(platform="drillbook", verb="drillbook.faults.vector_store:restore_vector_data",
+    UndoAction(platform="drillbook",
+               verb="drillbook.scenarios.vector_store.faults:restore_vector_data",
                args={...JSON...})
 
 The verb names a function marked `@undo_handler` inside the drillbook package; it is called with
 the platform and the arguments. Anything else is refused, so a journal cannot run arbitrary code.
-`drillbook.target.open_target` registers `handler_executor` for `platform="drillbook"`.
+`drillbook.assembly.target.open_target` registers `handler_executor` for `platform="drillbook"`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from drillbook.engine.undo import UndoAction, UndoExecutor
+from drillbook.core.undo import UndoAction, UndoExecutor
 from drillbook.errors import InvalidDrill
 
 HANDLER_PLATFORM = "drillbook"

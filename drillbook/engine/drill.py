@@ -15,7 +15,12 @@ from typing import Any, Protocol
 from drillbook.config.durations import format_duration
 from drillbook.config.model import DrillbookConfig, ProbingSettings, Tier
 from drillbook.core.clock import Clock, SystemClock
+from drillbook.core.companions import Companion, objective_breaches
+from drillbook.core.observer import DrillObserver, ObserverSet
+from drillbook.core.platform import Platform
+from drillbook.core.probe import Probe
 from drillbook.core.recovery import RecoveryMeasurement, combine, measure_recovery
+from drillbook.core.steps import Check, CheckResult, Fault, RecoveryStep
 from drillbook.core.timeline import (
     Event,
     EventKind,
@@ -24,10 +29,8 @@ from drillbook.core.timeline import (
     describe_sample,
     describe_unhealthy,
 )
-from drillbook.engine.companions import Companion, objective_breaches
-from drillbook.engine.observer import DrillObserver, ObserverSet
-from drillbook.engine.steps import Check, CheckResult, Fault, RecoveryStep
-from drillbook.engine.undo import UndoOutcome, UndoStack
+from drillbook.core.undo import UndoOutcome
+from drillbook.engine.undo import UndoStack
 from drillbook.errors import (
     DataLossDetected,
     DrillFailed,
@@ -36,8 +39,6 @@ from drillbook.errors import (
     RecoveryTimeout,
     VerificationFailed,
 )
-from drillbook.platforms.base import Platform
-from drillbook.probes.http import HttpProber
 
 
 class Prober(Protocol):
@@ -50,8 +51,8 @@ class Prober(Protocol):
 class ProbeSet:
     """The target's probes, for one-shot checks during verification."""
 
-    health: Sequence[HttpProber] = ()
-    critical: Sequence[HttpProber] = ()
+    health: Sequence[Probe] = ()
+    critical: Sequence[Probe] = ()
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,9 @@ class Drill:
         undo: UndoStack,
         timeline: Timeline | None = None,
         clock: Clock | None = None,
-        observers: Sequence[DrillObserver] = (),
+        observers: Sequence[DrillObserver[Drill]] = (),
         endpoints: ProbeSet | None = None,
-        companions: Sequence[Companion] = (),
+        companions: Sequence[Companion[Drill]] = (),
     ) -> None:
         self.identity = identity
         self.endpoints = endpoints or ProbeSet()
@@ -184,7 +185,7 @@ class Drill:
                     prepare(self)
             self._prober.start()
             probing_since = self.clock.monotonic()
-            started: list[tuple[Companion, float]] = []
+            started: list[tuple[Companion[Drill], float]] = []
             for companion in self.companions:
                 companion.start(self)
                 started.append((companion, self.clock.monotonic()))
@@ -453,7 +454,7 @@ class Drill:
             **{c.name: dict(c.figures()) for c in self.companions},
         }
 
-    def companion(self, name: str) -> Companion:
+    def companion(self, name: str) -> Companion[Drill]:
         """A companion of this drill by name (e.g. "ledger", "load")."""
         for companion in self.companions:
             if companion.name == name:
@@ -475,7 +476,7 @@ class Drill:
         self.observers.notify("figures", self, self.figures())
 
 
-def _seconds_at_work(companion: Companion, since_start_returned: float) -> float:
+def _seconds_at_work(companion: Companion[Drill], since_start_returned: float) -> float:
     """How long `companion` has been fully at work: what it says (`seconds_at_work`), or the
     time since its start returned (its activity began then at the latest)."""
     reported = getattr(companion, "seconds_at_work", None)

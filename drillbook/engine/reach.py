@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from drillbook.config.model import DrillbookConfig
-from drillbook.engine.steps import Check
+from drillbook.core.steps import Check, check_name
 
 if TYPE_CHECKING:
     from drillbook.engine.drill import Drill
@@ -51,8 +51,3 @@ def service_checks(drill: Drill, *checks: Check) -> tuple[Check, ...]:
     for check in checks:
         reaches_service(drill, check_name(check))
     return ()
-
-
-def check_name(check: Check) -> str:
-    """The plan's wording of a check (its @checklist_item title), else its function name."""
-    return str(getattr(check, "check_name", getattr(check, "__name__", "check")))

@@ -5,7 +5,8 @@ Each undo is written to a journal file (and fsynced) *before* its fault is injec
 - a run interrupted by Ctrl-C or SIGTERM unwinds it during pytest's teardown;
 - a run that died outright (SIGKILL, power loss) leaves pending entries that the next run
   replays before it injects anything new.
-Undo actions are data (a platform verb and JSON arguments), not closures, for exactly that reason.
+Undo actions are data (a platform verb and JSON arguments), not closures, for exactly that reason:
+the `UndoAction` type is in drillbook.core.undo, the journal and the stack here.
 """
 
 from __future__ import annotations
@@ -16,39 +17,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from drillbook.core.undo import UndoAction, UndoExecutor, UndoOutcome
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class UndoAction:
-    """How to revert one fault, replayable by a process that did not inject it."""
-
-    description: str
-    """For humans: what the undo does, e.g. 'start the stopped replicas of app'."""
-    platform: str
-    """The platform that executes it ("local", "kubernetes")."""
-    verb: str
-    """A method of the platform listed in its UNDO_VERBS."""
-    args: dict[str, Any] = field(default_factory=dict)
-    """JSON-serialisable keyword arguments of the verb."""
-
-
-@dataclass
-class UndoOutcome:
-    action: UndoAction
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-UndoExecutor = Callable[[UndoAction], None]
 
 
 class UndoJournal:

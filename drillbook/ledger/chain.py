@@ -2,7 +2,7 @@
 
 Two formats:
 
-* the reference service's `evidence_records` (see drillbook.stack.reference_service.evidence,
+* the reference service's `evidence_records` (see eleanor_reference.evidence,
   whose `payload_hash` and `record_hash` are the definition: the verifier hashes the same
   bytes, made faster, see `_scan` and drillbook.ledger.canonical): genesis `prev_hash` is
   "0" * 64;
@@ -34,8 +34,8 @@ from json.encoder import encode_basestring_ascii
 from operator import itemgetter, methodcaller
 from typing import Any, Final, Literal
 
+from drillbook.core.contracts import GENESIS_HASH, canonical_json
 from drillbook.ledger.canonical import BATCH, canonical_many
-from drillbook.stack.reference_service.evidence import GENESIS_HASH, canonical_json
 
 ChainProblemKind = Literal["tampered", "fork", "reordered", "gap"]
 ChainFormat = Literal["evidence_records", "eleanor_ledger"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drillbook.config.model import Objectives
-from drillbook.engine.companions import Attachment
+from drillbook.core.companions import Attachment
 
 if TYPE_CHECKING:
     from drillbook.engine.drill import Drill, DrillIdentity

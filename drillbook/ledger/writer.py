@@ -24,7 +24,7 @@ import httpx
 from drillbook.config.durations import format_duration
 from drillbook.config.model import LedgerSettings, Objectives
 from drillbook.core.clock import Clock, SystemClock
-from drillbook.engine.companions import Attachment
+from drillbook.core.companions import Attachment
 from drillbook.errors import ConfigError, InvalidDrill, VerificationFailed
 from drillbook.ledger.acks import AckFile, Acknowledgement, FailedWrite
 from drillbook.ledger.chain import ChainReport

@@ -2,7 +2,8 @@
 
 Two panels sharing the time axis (seconds since the fault): above, the latency of every
 successful request (one dot each); below, requests and errors per half second. Vertical lines
-mark the fault and the recovery; plain Python, same style as drillbook.reporting.chart.
+mark the fault and the recovery; plain Python, same style and time axis (drillbook.core.chart_axis)
+as drillbook.reporting.chart.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import math
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
+from drillbook.core.chart_axis import format_seconds, nice_step
 from drillbook.core.phases import PhaseBounds
+from drillbook.core.redaction import REDACTOR
 from drillbook.load.stats import LoadSample, percentile
-from drillbook.reporting.chart import _format_seconds, _nice_step
-from drillbook.reporting.redaction import REDACTOR
 
 _FONT = "font-family='DejaVu Sans, Arial, Helvetica, sans-serif'"
 OK_COLOUR = "#2e7d32"
@@ -45,7 +46,7 @@ def render_load_svg(
     t_min, t_max = min([*times, *marks, 0.0]), max([*times, *marks, 0.0])
     if t_max - t_min < 1.0:
         t_max = t_min + 1.0
-    step = _nice_step((t_max - t_min) / 8.0)
+    step = nice_step((t_max - t_min) / 8.0)
     t_min, t_max = math.floor(t_min / step) * step, math.ceil(t_max / step) * step
 
     def x(t: float) -> float:
@@ -55,7 +56,7 @@ def render_load_svg(
     # Scale to the 99th percentile (with room) so one outlier does not flatten the picture;
     # slower requests are drawn at the top edge.
     top = max(0.01, (percentile(ok_latencies, 0.99) or 0.01) * 1.3)
-    lat_step = _nice_step(top / 4)
+    lat_step = nice_step(top / 4)
     top = math.ceil(top / lat_step) * lat_step
 
     def y_lat(seconds: float) -> float:
@@ -128,7 +129,7 @@ def render_load_svg(
         t = t_min + i * step
         out.append(
             f"<text class='tick-label' x='{x(t):.1f}' y='{axis_y + 16:.1f}' "
-            f"text-anchor='middle' fill='#424242'>{_format_seconds(t, step)}</text>"
+            f"text-anchor='middle' fill='#424242'>{format_seconds(t, step)}</text>"
         )
     out.append(
         f"<text x='{(left + right) / 2:.1f}' y='{axis_y + 34:.1f}' text-anchor='middle' "

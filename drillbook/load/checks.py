@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drillbook.engine.checks import checklist_item
-from drillbook.engine.steps import CheckResult
+from drillbook.core.steps import CheckResult, checklist_item
 from drillbook.errors import InvalidDrill
 from drillbook.load.companion import LoadCompanion
 from drillbook.load.stats import PhaseStats

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drillbook.config.model import DrillbookConfig, HttpProbe
+from drillbook.core.companions import Attachment
 from drillbook.core.phases import PHASE_TITLES, Phase, PhaseBounds, drill_phase_bounds
-from drillbook.engine.companions import Attachment
 from drillbook.load.chart import render_load_svg
 from drillbook.load.plan import Endpoint, LoadPlan
 from drillbook.load.runner import LoadNotStarted, LocustProcesses, start_locust
@@ -346,7 +346,7 @@ def samples_csv(samples: list[LoadSample], origin: float) -> str:
 
 
 def load_companion(target: Target, identity: DrillIdentity) -> LoadCompanion | None:
-    """The companion factory (drillbook.engine.companions): None when load is disabled."""
+    """The companion factory (drillbook.assembly.companions): None when load is disabled."""
     config = target.config
     if not config.load.enabled or config.target.base_url is None:
         return None

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from drillbook.errors import InvalidDrill, MissingDependency
 from drillbook.load.plan import PARENT_ENV, PLAN_ENV
-from drillbook.stack.ports import free_ports
+from drillbook.platforms.ports import free_ports
 
 _STOP_TIMEOUT_SECONDS = 10.0
 

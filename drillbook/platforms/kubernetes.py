@@ -36,9 +36,11 @@ from kubernetes import client
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from drillbook.config.model import Component, KubernetesSettings
-from drillbook.engine.undo import UndoAction
+from drillbook.core.platform import ComponentStatus, Replica, ReplicaCount
+from drillbook.core.polling import poll_until
+from drillbook.core.redaction import register_secret
+from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout
-from drillbook.platforms.base import ComponentStatus, Replica, ReplicaCount
 from drillbook.platforms.kube_connect import KubeConnection, connect
 from drillbook.platforms.kube_errors import (
     ApiCall,
@@ -48,7 +50,6 @@ from drillbook.platforms.kube_errors import (
 )
 from drillbook.platforms.pod_config import missing_refs, required_refs
 from drillbook.platforms.pod_replacement import KilledPod, PodSnapshot
-from drillbook.reporting.redaction import register_secret
 
 _T = TypeVar("_T")
 _POLL_SECONDS = 0.1
@@ -161,11 +162,11 @@ def pod_snapshot(pod: Mapping[str, Any]) -> PodSnapshot:
 
 
 class KubernetesPlatform:
-    """Platform Protocol over a Kubernetes API server (see drillbook.platforms.base.Platform)."""
+    """Platform Protocol over a Kubernetes API server (see drillbook.core.platform.Platform)."""
 
     name = "kubernetes"
     replaces_killed_pods = True
-    """Controllers recreate a deleted pod (see drillbook.runbook.workloads)."""
+    """Controllers recreate a deleted pod (see drillbook.scenarios.workloads.runbook)."""
     UNDO_VERBS = frozenset(
         {"reconcile", "start", "restart", "scale", "reset_env", "restore_secret"}
     )
@@ -528,13 +529,15 @@ class KubernetesPlatform:
     def _wait_killed(self, component: str, uids: set[str], grace: int) -> None:
         # A force-deleted pod is gone at once; a graceful one is Terminating until its grace
         # period ends. Either way it no longer counts as a running replica.
-        deadline = time.monotonic() + min(_KILL_SETTLE_SECONDS, grace + 10.0)
-        while time.monotonic() < deadline:
-            alive = [s for s in self.pod_snapshots(component) if s.uid in uids and not s.deleting]
-            if not alive:
-                return
-            time.sleep(_POLL_SECONDS)
-        raise FaultFailed(f"pods of '{component}' still running after delete: {sorted(uids)}")
+        poll_until(
+            lambda: [s for s in self.pod_snapshots(component) if s.uid in uids and not s.deleting],
+            lambda alive: not alive,
+            timeout=min(_KILL_SETTLE_SECONDS, grace + 10.0),
+            interval=_POLL_SECONDS,
+            give_up=lambda _: FaultFailed(
+                f"pods of '{component}' still running after delete: {sorted(uids)}"
+            ),
+        )
 
     def stop(self, component: str) -> None:
         """Scale to 0, keeping the replica count in an annotation for `start`."""
@@ -635,18 +638,23 @@ class KubernetesPlatform:
     def wait_until_ready(self, component: str, *, timeout: float) -> float:
         """`kubectl rollout status`, bounded by `timeout`; returns the seconds waited."""
         started = time.monotonic()
-        deadline = started + timeout
-        while True:
-            done, detail = self.rollout_complete(component)
-            if done:
-                return time.monotonic() - started
-            if time.monotonic() >= deadline:
-                comp = self.component(component)
-                raise RecoveryTimeout(
-                    f"rollout of {comp.workload} in namespace '{comp.namespace}' not complete "
-                    f"after {timeout:.1f}s: {detail}"
-                )
-            time.sleep(_POLL_SECONDS)
+
+        def not_complete(rollout: tuple[bool, str]) -> RecoveryTimeout:
+            comp = self.component(component)
+            return RecoveryTimeout(
+                f"rollout of {comp.workload} in namespace '{comp.namespace}' not complete "
+                f"after {timeout:.1f}s: {rollout[1]}"
+            )
+
+        poll_until(
+            lambda: self.rollout_complete(component),
+            lambda rollout: rollout[0],
+            timeout=timeout,
+            since=started,
+            interval=_POLL_SECONDS,
+            give_up=not_complete,
+        )
+        return time.monotonic() - started
 
     def status(self, component: str) -> ComponentStatus:
         return self.observe(component)[0]

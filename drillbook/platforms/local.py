@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drillbook.engine.undo import UndoAction
+from drillbook.core.platform import ComponentStatus, Replica, ReplicaCount
+from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout, StackError
-from drillbook.platforms.base import ComponentStatus, Replica, ReplicaCount
+from drillbook.platforms.env_overlay import read_overlay
 from drillbook.platforms.supervisor_client import SupervisorClient
-from drillbook.stack.launch import read_overlay
 
 ReadinessCheck = Callable[[], bool]
 _RUNNING = "RUNNING"
@@ -57,7 +57,7 @@ class LocalComponent:
 
 
 class LocalPlatform:
-    """Platform Protocol over supervisord (see drillbook.platforms.base.Platform)."""
+    """Platform Protocol over supervisord (see drillbook.core.platform.Platform)."""
 
     name = "local"
     UNDO_VERBS = frozenset({"start", "restart", "scale", "reconcile", "reset_env", "restore_file"})

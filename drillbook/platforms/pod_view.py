@@ -30,9 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from drillbook.core.platform import ComponentStatus
 from drillbook.errors import DrillError
-from drillbook.platforms.base import ComponentStatus
-from drillbook.stack.ports import free_ports
+from drillbook.platforms.ports import free_ports
 
 ObserveFn = Callable[[str], tuple[ComponentStatus, list[str]]]
 """A component's status and the names of its Ready pods (KubernetesPlatform.observe)."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import xmlrpc.client
 from typing import Any, cast
 
-from supervisor.xmlrpc import SupervisorTransport
-
 from drillbook.errors import StackError
 
 
@@ -19,7 +17,7 @@ class SupervisorClient:
     def _proxy(self) -> Any:
         # A new proxy per call: the transport is not thread-safe, and the prober, the drill and
         # the undo stack may call from different threads.
-        transport = SupervisorTransport(None, None, f"unix://{self.socket_path}")
+        transport = _supervisor_transport()(None, None, f"unix://{self.socket_path}")
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     def call(self, method: str, *args: object) -> Any:
@@ -64,3 +62,16 @@ class SupervisorClient:
 
     def shutdown(self) -> None:
         self.call("supervisor.shutdown")
+
+
+def _supervisor_transport() -> Any:
+    """supervisor's XML-RPC transport, imported on first use: supervisor comes with the
+    `embedded` extra, and importing drillbook must not need it."""
+    try:
+        from supervisor.xmlrpc import SupervisorTransport
+    except ImportError:
+        from drillbook.embedded import require_embedded
+
+        require_embedded("talking to supervisord")
+        raise
+    return SupervisorTransport

@@ -14,8 +14,8 @@ import time
 import jwt
 
 from drillbook.config.model import AuthSettings
+from drillbook.core.redaction import register_secret
 from drillbook.errors import ConfigError
-from drillbook.reporting.redaction import register_secret
 
 _TOKEN_TTL_SECONDS = 300
 _RENEW_MARGIN_SECONDS = 60

@@ -19,6 +19,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from drillbook.config.model import CacheSettings
+from drillbook.core.polling import poll_until
 from drillbook.errors import InvalidDrill
 
 DEFAULT_TIMEOUT_SECONDS = 0.5
@@ -96,6 +97,11 @@ class CacheSnapshot:
 
     def node_at(self, address: str) -> NodeState | None:
         return next((n for n in self.nodes.values() if n.address == address), None)
+
+    @property
+    def roles(self) -> dict[str, str | None]:
+        """Node name -> the role it reports (its error where it did not answer)."""
+        return {n.name: n.role or n.error for n in self.nodes.values()}
 
 
 def sentinel_master(address: str, master_name: str, timeout: float) -> str | None:
@@ -177,25 +183,31 @@ def current_master(
     be rejoining); raises InvalidDrill otherwise: nothing has been injected yet.
     """
     require_sentinels(settings)
-    deadline = time.monotonic() + timeout
-    last: CacheSnapshot | None = None
-    while True:
-        last = snapshot(settings)
-        agreed = last.agreed_master
-        node = last.node_at(agreed) if agreed else None
+
+    def steady(seen: CacheSnapshot) -> bool:
+        agreed = seen.agreed_master
+        node = seen.node_at(agreed) if agreed else None
         replicas_linked = all(
-            n.role == "slave" and n.link_up for n in last.nodes.values() if n.address != agreed
+            n.role == "slave" and n.link_up for n in seen.nodes.values() if n.address != agreed
         )
-        if node is not None and node.role == "master" and replicas_linked:
-            return node_named(settings, agreed or "")
-        if time.monotonic() >= deadline:
-            raise InvalidDrill(
-                f"the cache is not in a steady state before the fault: Sentinels say "
-                f"{dict(last.sentinel_masters)}, nodes say "
-                f"{ {n.name: n.role or n.error for n in last.nodes.values()} }; "
-                "nothing was injected. Wait for the cache to settle (or repair it) and rerun."
-            )
-        time.sleep(poll_seconds)
+        return node is not None and node.role == "master" and replicas_linked
+
+    def unsettled(last: CacheSnapshot) -> InvalidDrill:
+        return InvalidDrill(
+            f"the cache is not in a steady state before the fault: Sentinels say "
+            f"{dict(last.sentinel_masters)}, nodes say "
+            f"{last.roles}; "
+            "nothing was injected. Wait for the cache to settle (or repair it) and rerun."
+        )
+
+    seen = poll_until(
+        lambda: snapshot(settings),
+        steady,
+        timeout=timeout,
+        interval=poll_seconds,
+        give_up=unsettled,
+    )
+    return node_named(settings, seen.agreed_master or "")
 
 
 def master_client(settings: CacheSettings, *, timeout: float = 1.0) -> redis.Redis:

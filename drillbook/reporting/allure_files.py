@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from drillbook.reporting.redaction import REDACTOR, Redactor
+from drillbook.core.redaction import REDACTOR, Redactor
 
 ENVIRONMENT_FILE: Final = "environment.properties"
 CATEGORIES_FILE: Final = "categories.json"

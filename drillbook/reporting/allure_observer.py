@@ -1,6 +1,6 @@
 """Writes a drill into its Allure result: labels, one step per phase, figures, attachments.
 
-A subscriber of the drill (see drillbook.engine.observer); everything it writes passes through
+A subscriber of the drill (see drillbook.core.observer); everything it writes passes through
 the redactor, and its own failures are logged by the drill, never fatal.
 """
 
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import allure
 from allure_commons.types import AttachmentType, Severity
 
+from drillbook.core.redaction import REDACTOR
 from drillbook.core.timeline import EventKind
 from drillbook.reporting.chart import render_timeline_svg
-from drillbook.reporting.redaction import REDACTOR
 
 if TYPE_CHECKING:
     from drillbook.core.record import DrillRecord

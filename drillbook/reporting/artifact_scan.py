@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from drillbook.reporting.redaction import _variants
+from drillbook.core.redaction import _variants
 
 _DATA_URI = re.compile(rb"data:[\w/+.-]+;base64,([A-Za-z0-9+/=]+)")
 MAX_FILE_BYTES = 50 * 1024 * 1024

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from drillbook.core.chart_axis import format_seconds, nice_step
+from drillbook.core.redaction import REDACTOR, Redactor
 from drillbook.core.timeline import Event, EventKind, Sample, SampleStatus
-from drillbook.reporting.redaction import REDACTOR, Redactor
 
 STATUS_COLOURS: dict[SampleStatus, str] = {
     SampleStatus.OK: "#2e7d32",  # green
@@ -113,7 +114,7 @@ def render_timeline_svg(
     t_min, t_max = min(times), max(times)
     if t_max - t_min < 1.0:
         t_max = t_min + (10.0 if not kept and not markers else 1.0)
-    step = _nice_step((t_max - t_min) / 8.0)
+    step = nice_step((t_max - t_min) / 8.0)
     t_min = math.floor(t_min / step) * step
     t_max = math.ceil(t_max / step) * step
     scale = _Scale(t_min, t_max, left, right)
@@ -187,7 +188,7 @@ def render_timeline_svg(
         )
         out.append(
             f"<text class='tick-label' x='{x:.1f}' y='{axis_y + 16:.1f}' text-anchor='middle' "
-            f"fill='#424242'>{_format_seconds(t, step)}</text>"
+            f"fill='#424242'>{format_seconds(t, step)}</text>"
         )
     out.append(
         f"<text x='{(left + right) / 2:.1f}' y='{axis_y + 33:.1f}' text-anchor='middle' "
@@ -251,23 +252,6 @@ def _legend(left: float, right: float, top: float) -> tuple[list[str], float]:
         parts.append(f"<text x='{x + 14:.1f}' y='{y:.1f}' fill='#424242'>{label}</text>")
         x += item_width + 8
     return parts, y + 6
-
-
-def _nice_step(raw: float) -> float:
-    """The smallest 1, 2 or 5 x 10^k not below `raw`, so tick labels are round numbers."""
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    for factor in (1.0, 2.0, 5.0, 10.0):
-        if factor * magnitude >= raw * (1 - 1e-9):
-            return factor * magnitude
-    return 10.0 * magnitude
-
-
-def _format_seconds(t: float, step: float) -> str:
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    value = round(t, decimals)
-    if value == 0:
-        value = 0.0  # no "-0"
-    return f"{value:.{decimals}f}"
 
 
 def _shorten(name: str, column_px: float) -> str:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from drillbook.core.redaction import Redactor
 from drillbook.errors import DrillError, MissingDependency
 from drillbook.reporting.allure_files import copy_results_dir, read_categories
-from drillbook.reporting.redaction import Redactor
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 VERSION_FILE: Final = REPO_ROOT / "scripts" / "allure-version.txt"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.core.record import RECORD_SCHEMA_VERSION, DrillRecord
-from drillbook.reporting.redaction import REDACTOR
+from drillbook.core.redaction import REDACTOR
 
 
 def run_document(

@@ -1,36 +1,24 @@
-"""The plan's recovery verification checklist, as checks a drill runs after recovery.
+"""The plan's general recovery checklist, which every scenario's drills run after recovery.
 
 "All health checks passing", "critical endpoints responding", "error rates normal": each is a
-function of the drill that returns a CheckResult with its evidence.
+function of the drill that returns a CheckResult with its evidence. A scenario's own items live
+in its package (drillbook.scenarios.<resource>.checks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from drillbook.core.probe import Probe
+from drillbook.core.steps import CheckResult, checklist_item
 from drillbook.core.timeline import UNHEALTHY, Sample, SampleStatus, describe_unhealthy
-from drillbook.engine.steps import CheckResult
-from drillbook.probes.http import HttpProber
 
 if TYPE_CHECKING:
     from drillbook.engine.drill import Drill
 
 
-_CheckFn = TypeVar("_CheckFn", bound=Callable[..., CheckResult])
-
-
-def checklist_item(title: str) -> Callable[[_CheckFn], _CheckFn]:
-    """Names a check after the plan's checklist line, for step titles and reports."""
-
-    def mark(fn: _CheckFn) -> _CheckFn:
-        fn.check_name = title  # type: ignore[attr-defined]
-        return fn
-
-    return mark
-
-
-def _sample_all(drill: Drill, probers: Sequence[HttpProber]) -> list[Sample]:
+def _sample_all(drill: Drill, probers: Sequence[Probe]) -> list[Sample]:
     return [prober.sample(drill.clock) for prober in probers]
 
 

@@ -7,7 +7,6 @@ window (the default, and what an operator does by mistake); `restore` is `restor
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,6 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from drillbook.core.polling import poll_until
 from drillbook.errors import (
     SecretAccessDenied,
     SecretNotFound,
@@ -165,18 +165,24 @@ class AwsSecretsManagerProvider:
             "delete-secret --force-delete-without-recovery",
             lambda c: c.delete_secret(SecretId=path, ForceDeleteWithoutRecovery=True),
         )
+
         # AWS frees the name a few seconds after a forced deletion (moto at once): bounded retry.
-        deadline = time.monotonic() + timeout_seconds
-        while True:
+        def create() -> SecretProviderError | None:
             try:
                 self._call(
                     path, "create-secret", lambda c: c.create_secret(Name=path, SecretString=value)
                 )
-                return
-            except SecretProviderError:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.5)
+            except SecretProviderError as exc:
+                return exc
+            return None
+
+        poll_until(
+            create,
+            lambda error: error is None,
+            timeout=timeout_seconds,
+            interval=0.5,
+            give_up=_the_last_error,
+        )
 
     def describe(self, path: str) -> dict[str, Any]:
         """The plan's `aws secretsmanager describe-secret` (metadata, never the value)."""
@@ -184,3 +190,9 @@ class AwsSecretsManagerProvider:
             path, "describe-secret", lambda c: c.describe_secret(SecretId=path)
         )
         return result
+
+
+def _the_last_error(error: SecretProviderError | None) -> SecretProviderError:
+    """What a retry that never succeeded raises: its last error."""
+    assert error is not None
+    return error

@@ -15,7 +15,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from drillbook.engine.undo_handlers import undo_handler
+from drillbook.core.redaction import register_secret
+from drillbook.core.undo_handlers import undo_handler
 from drillbook.errors import (
     InvalidDrill,
     SecretAccessDenied,
@@ -23,7 +24,6 @@ from drillbook.errors import (
     SecretProviderError,
     SecretProviderUnreachable,
 )
-from drillbook.reporting.redaction import register_secret
 
 _T = TypeVar("_T")
 DEFAULT_KEY = "value"

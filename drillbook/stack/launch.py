@@ -16,11 +16,12 @@ The command is exec'd, so supervisord's PID is the program's own (kill and stop 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+
+from drillbook.platforms.env_overlay import apply_overlay, read_overlay
 
 
 def launch_command(
@@ -33,33 +34,6 @@ def launch_command(
     if discard_stdout:
         options.append("--discard-stdout")
     return [sys.executable, "-m", "drillbook.stack.launch", *options, "--", *command]
-
-
-def env_file_of(run_dir: Path, component: str) -> Path:
-    """Where a component's environment overlay lives in the stack's run directory."""
-    return run_dir / "env" / f"{component}.json"
-
-
-def read_overlay(path: Path) -> dict[str, str | None]:
-    """The overlay in `path` ({} when there is none); a malformed file stops the start."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    data = json.loads(text)
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in data.items()
-    ):
-        raise ValueError(f"{path}: expected a JSON object of variable names to strings or null")
-    return dict(data)
-
-
-def apply_overlay(environ: MutableMapping[str, str], overlay: Mapping[str, str | None]) -> None:
-    for name, value in overlay.items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
 
 
 def main(argv: Sequence[str]) -> int:

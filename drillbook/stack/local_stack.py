@@ -17,19 +17,20 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from drillbook.config.model import DrillbookConfig
+from drillbook.core.polling import poll_until
+from drillbook.core.redaction import register_secret
+from drillbook.embedded import require_embedded
 from drillbook.errors import MissingDependency, StackError
 from drillbook.platforms.local import LocalComponent, LocalPlatform
+from drillbook.platforms.ports import free_ports
 from drillbook.platforms.supervisor_client import SupervisorClient
-from drillbook.reporting.redaction import register_secret
 from drillbook.stack.layout import Program, render_supervisord_conf
-from drillbook.stack.ports import free_ports
 from drillbook.stack.probing import http_ok
 from drillbook.stack.services import StackContext, StackService, default_services
 from drillbook.stack.services.postgres import admin_dsn, database_dsn
@@ -152,6 +153,7 @@ def attach(run_dir: Path) -> LocalStack | None:
     manifest_path = run_dir / _MANIFEST
     if not manifest_path.exists():
         return None
+    require_embedded()
     manifest = json.loads(manifest_path.read_text())
     stack = LocalStack(
         run_dir=run_dir,
@@ -176,6 +178,7 @@ def start_stack(
     services: Sequence[StackService] | None = None,
 ) -> LocalStack:
     """Start a new embedded stack; on any failure, everything already started is stopped."""
+    require_embedded()
     settings = config.stack
     chosen = list(services) if services is not None else default_services()
     supervisord = _supervisord_binary()
@@ -306,17 +309,23 @@ def _supervisord_binary() -> Path:
 
 
 def _wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
+    def met() -> bool:
         if process.poll() is not None:
             raise StackError(f"supervisord exited ({process.returncode}) while waiting for {what}")
         try:
-            if condition():
-                return
+            return condition()
         except Exception:  # not up yet; the deadline decides
-            pass
-        time.sleep(0.05)
-    raise StackError(f"timed out after {_START_TIMEOUT_SECONDS:.0f}s waiting for {what}")
+            return False
+
+    poll_until(
+        met,
+        bool,
+        timeout=_START_TIMEOUT_SECONDS,
+        interval=0.05,
+        give_up=lambda _: StackError(
+            f"timed out after {_START_TIMEOUT_SECONDS:.0f}s waiting for {what}"
+        ),
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -340,12 +349,13 @@ def pid_alive(pid: int) -> bool:
 
 
 def _wait_gone(pids: list[int], *, timeout: float) -> list[int]:
-    deadline = time.monotonic() + timeout
-    remaining = [p for p in pids if _alive(p)]
-    while remaining and time.monotonic() < deadline:
-        time.sleep(0.05)
-        remaining = [p for p in remaining if _alive(p)]
-    return remaining
+    """The processes of `pids` still alive after up to `timeout` seconds."""
+    return poll_until(
+        lambda: [p for p in pids if _alive(p)],
+        lambda alive: not alive,
+        timeout=timeout,
+        interval=0.05,
+    )
 
 
 def _kill_quietly(pid: int) -> None:

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from drillbook.core.polling import poll_until
 from drillbook.errors import StackError
 from drillbook.platforms.supervisor_client import SupervisorClient
 
@@ -45,9 +46,12 @@ def watch(owner: int, owner_start: int, supervisord: int, run_dir: Path, remove:
         time.sleep(POLL_SECONDS)
     with contextlib.suppress(StackError):
         client.shutdown()
-    deadline = time.monotonic() + 20
-    while process_start_ticks(supervisord) is not None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll_until(
+        lambda: process_start_ticks(supervisord),
+        lambda ticks: ticks is None,
+        timeout=20,
+        interval=0.1,
+    )
     if remove:
         shutil.rmtree(run_dir, ignore_errors=True)
     return 1

@@ -11,16 +11,15 @@ from __future__ import annotations
 import pytest
 
 from drillbook.config.model import Component
-from drillbook.engine.checks import (
+from drillbook.engine.drill import Drill
+from drillbook.load.checks import load_error_rate_normal, performance_normal
+from drillbook.scenarios.common import (
     critical_endpoints_respond,
     error_rate_normal,
     health_checks_pass,
 )
-from drillbook.engine.drill import Drill
-from drillbook.faults.capacity import scale_down
-from drillbook.faults.process import kill_replicas
-from drillbook.load.checks import load_error_rate_normal, performance_normal
-from drillbook.runbook.workloads import restart_workload, scale_workload
+from drillbook.scenarios.workloads.faults import kill_replicas, scale_down
+from drillbook.scenarios.workloads.runbook import restart_workload, scale_workload
 
 pytestmark = pytest.mark.drill(scenario="application-failure", tier="critical")
 

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from drillbook.backup.checks import backups_current, newest_backup_restores
 from drillbook.backup.errors import BackupNotFound
 from drillbook.backup.local import DatabaseBackups
 from drillbook.engine.drill import Drill
+from drillbook.scenarios.database.checks import backups_current, newest_backup_restores
 
 pytestmark = pytest.mark.drill(scenario="database-backup", tier="critical")
 

@@ -22,23 +22,27 @@ from __future__ import annotations
 import pytest
 
 from drillbook.config.model import Component
-from drillbook.engine.cache_checks import (
+from drillbook.engine.drill import Drill
+from drillbook.engine.reach import reaches_service, service_checks
+from drillbook.load.checks import load_error_rate_normal, performance_normal
+from drillbook.probes.redis import current_master
+from drillbook.scenarios.cache.checks import (
     cache_hit_rate_reported,
     cache_operations_work,
     redis_connectivity,
 )
-from drillbook.engine.checks import (
+from drillbook.scenarios.cache.faults import kill_cache_master
+from drillbook.scenarios.cache.runbook import (
+    await_sentinel_failover,
+    restart_cache,
+    restart_old_master,
+)
+from drillbook.scenarios.common import (
     critical_endpoints_respond,
     error_rate_normal,
     health_checks_pass,
 )
-from drillbook.engine.drill import Drill
-from drillbook.engine.reach import reaches_service, service_checks
-from drillbook.faults.cache import kill_cache_master
-from drillbook.faults.process import kill_replicas
-from drillbook.load.checks import load_error_rate_normal, performance_normal
-from drillbook.probes.redis import current_master
-from drillbook.runbook.cache import await_sentinel_failover, restart_cache, restart_old_master
+from drillbook.scenarios.workloads.faults import kill_replicas
 
 pytestmark = pytest.mark.drill(scenario="cache-failure", tier="non_critical")
 

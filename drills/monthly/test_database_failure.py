@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import pytest
 
-from drillbook.backup.checks import backups_current
 from drillbook.backup.local import DatabaseBackups
 from drillbook.config.model import Component
-from drillbook.engine.checks import critical_endpoints_respond, health_checks_pass
 from drillbook.engine.drill import Drill
 from drillbook.engine.reach import service_checks
 from drillbook.errors import DataLossDetected
-from drillbook.faults.database import damage_data_file, kill_database
-from drillbook.ledger.checks import data_integrity_verified, evidence_count_matches_ledger
-from drillbook.runbook.database import restart_database_pod, restore_database_from_backup
+from drillbook.scenarios.common import critical_endpoints_respond, health_checks_pass
+from drillbook.scenarios.database.checks import (
+    backups_current,
+    data_integrity_verified,
+    evidence_count_matches_ledger,
+)
+from drillbook.scenarios.database.faults import damage_data_file, kill_database
+from drillbook.scenarios.database.runbook import restart_database_pod, restore_database_from_backup
 
 pytestmark = pytest.mark.drill(scenario="database-failure", tier="critical")
 

@@ -40,14 +40,15 @@ import allure
 import pytest
 
 from drillbook.config.model import Component
-from drillbook.engine.checks import (
+from drillbook.core.redaction import register_secret
+from drillbook.engine.drill import Drill
+from drillbook.engine.reach import service_checks
+from drillbook.scenarios.common import (
     critical_endpoints_respond,
     error_rate_normal,
     health_checks_pass,
 )
-from drillbook.engine.drill import Drill
-from drillbook.engine.reach import service_checks
-from drillbook.engine.secret_checks import (
+from drillbook.scenarios.secrets.checks import (
     authentication_works,
     check_now,
     check_step,
@@ -56,9 +57,13 @@ from drillbook.engine.secret_checks import (
     secret_retrieval,
     secret_served,
 )
-from drillbook.faults.secrets import delete_secret, revoke_access, revoke_secret, take_provider_down
-from drillbook.reporting.redaction import register_secret
-from drillbook.runbook.secrets import (
+from drillbook.scenarios.secrets.faults import (
+    delete_secret,
+    revoke_access,
+    revoke_secret,
+    take_provider_down,
+)
+from drillbook.scenarios.secrets.runbook import (
     check_provider_status,
     fall_back_to_env,
     reissue_access,
@@ -67,8 +72,8 @@ from drillbook.runbook.secrets import (
     restore_secret,
     rotate_secret,
 )
-from drillbook.runbook.workloads import restart_workload
-from drillbook.secrets.stores import SecretStore
+from drillbook.scenarios.workloads.runbook import restart_workload
+from drillbook.secrets.store import SecretStore
 from drillbook.target import Target
 from fixtures.secrets import break_glass
 

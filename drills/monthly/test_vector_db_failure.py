@@ -23,10 +23,10 @@ from __future__ import annotations
 import pytest
 
 from drillbook.config.model import Component
-from drillbook.engine.checks import error_rate_normal, health_checks_pass
 from drillbook.engine.drill import Drill
 from drillbook.engine.reach import reaches_service, service_checks
-from drillbook.engine.vector_store_checks import (
+from drillbook.scenarios.common import error_rate_normal, health_checks_pass
+from drillbook.scenarios.vector_store.checks import (
     application_health,
     assert_precedent_rpo,
     embedding_storage,
@@ -34,8 +34,12 @@ from drillbook.engine.vector_store_checks import (
     precedent_retrieval,
     weaviate_connectivity,
 )
-from drillbook.faults.vector_store import destroy_vector_data, kill_vector_store, quarantine_dir
-from drillbook.runbook.vector_store import restart_vector_store, restore_vector_store
+from drillbook.scenarios.vector_store.faults import (
+    destroy_vector_data,
+    kill_vector_store,
+    quarantine_dir,
+)
+from drillbook.scenarios.vector_store.runbook import restart_vector_store, restore_vector_store
 
 pytestmark = pytest.mark.drill(scenario="vector-database-failure", tier="non_critical")
 

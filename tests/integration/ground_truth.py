@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from drillbook.platforms.base import Platform
+from drillbook.core.platform import Platform
 
 _LINE = re.compile(
     r"drillbook-ground-truth first_served_request replica=(?P<replica>\S+) pid=(?P<pid>\d+) "

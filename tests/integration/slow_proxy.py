@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 
-from drillbook.stack.ports import free_ports
+from drillbook.platforms.ports import free_ports
 
 _ACCEPT_TIMEOUT_SECONDS = 0.2
 _CHUNK = 65536

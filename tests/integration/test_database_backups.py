@@ -30,12 +30,12 @@ from drillbook.backup.store import BackupStore, backup_name
 from drillbook.config.loader import load_config
 from drillbook.config.model import DrillbookConfig, LedgerSettings
 from drillbook.errors import RecoveryTimeout
-from drillbook.faults.database import damage_data_file
 from drillbook.ledger.sources import HttpSource, TableSource
 from drillbook.ledger.writer import LedgerWriter
+from drillbook.platforms.ports import free_ports
 from drillbook.probes.auth import TokenProvider
+from drillbook.scenarios.database.faults import damage_data_file
 from drillbook.stack.local_stack import LocalStack, start_stack
-from drillbook.stack.ports import free_ports
 from drillbook.stack.services.app import AppService
 from drillbook.stack.services.moto import MotoService, aws_env
 from drillbook.stack.services.postgres import PostgresService

@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drillbook.platforms.ports import free_ports
 from drillbook.stack.layout import render_haproxy_conf
-from drillbook.stack.ports import free_ports
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from drillbook.platforms.ports import free_ports
 from drillbook.stack.haproxy_runtime import in_rotation, server_states
 from drillbook.stack.layout import render_haproxy_conf
-from drillbook.stack.ports import free_ports
 
 pytestmark = pytest.mark.integration
 

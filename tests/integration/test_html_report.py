@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from drillbook.core.redaction import PLACEHOLDER, Redactor
 from drillbook.errors import MissingDependency
 from drillbook.reporting.allure_files import (
     write_categories,
@@ -43,7 +44,6 @@ from drillbook.reporting.html_report import (
     reported_tests,
     result_url,
 )
-from drillbook.reporting.redaction import PLACEHOLDER, Redactor
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.integration

@@ -22,19 +22,19 @@ from typing import Any
 
 import pytest
 
+from drillbook.assembly.drill import build_drill
 from drillbook.config.model import Component
+from drillbook.core.steps import Fault, RecoveryStep
+from drillbook.core.undo import UndoAction
 from drillbook.engine.drill import Drill
-from drillbook.engine.factory import build_drill
-from drillbook.engine.steps import Fault, RecoveryStep
-from drillbook.engine.undo import UndoAction
 from drillbook.errors import VerificationFailed
-from drillbook.faults.process import kill_replicas
 from drillbook.load.checks import load_error_rate_normal, performance_normal
 from drillbook.load.companion import LoadCompanion
 from drillbook.load.plan import Endpoint, LoadPlan
 from drillbook.load.runner import start_locust
-from drillbook.runbook.workloads import restart_workload
-from drillbook.stack.ports import free_ports
+from drillbook.platforms.ports import free_ports
+from drillbook.scenarios.workloads.faults import kill_replicas
+from drillbook.scenarios.workloads.runbook import restart_workload
 from drillbook.target import Target
 from tests.integration.slow_proxy import SlowProxy
 

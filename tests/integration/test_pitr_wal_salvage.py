@@ -32,11 +32,11 @@ from drillbook.backup.pitr import BaseBackup, take_base_backup
 from drillbook.backup.restore import LocalDatabase, restore_pitr
 from drillbook.config.loader import load_config
 from drillbook.config.model import DrillbookConfig
-from drillbook.faults.database import damage_data_file
 from drillbook.platforms.local import LocalPlatform
+from drillbook.platforms.ports import free_ports
+from drillbook.scenarios.database.faults import damage_data_file
 from drillbook.stack.binaries import postgres_bin_dir
 from drillbook.stack.local_stack import LocalStack, start_stack
-from drillbook.stack.ports import free_ports
 from drillbook.stack.services.app import AppService
 from drillbook.stack.services.postgres import PostgresService, wal_archive_command
 from drillbook.stack.services.proxy import ProxyService

@@ -35,14 +35,14 @@ import psycopg
 import pytest
 import redis
 
-from drillbook.stack.reference_service.auth import issue_token
-from drillbook.stack.reference_service.evidence import (
+from eleanor_reference.auth import issue_token
+from eleanor_reference.evidence import (
     GENESIS_HASH,
     payload_hash,
     record_hash,
     verify_chain,
 )
-from drillbook.stack.reference_service.metrics import GROUND_TRUTH_LOG_PREFIX
+from eleanor_reference.metrics import GROUND_TRUTH_LOG_PREFIX
 
 pytestmark = pytest.mark.integration
 
@@ -255,7 +255,7 @@ class Stack:
         stderr_path = self.root / f"{name}.stderr.log"
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "drillbook.stack.reference_service.app:app",
+                sys.executable, "-m", "uvicorn", "eleanor_reference.app:app",
                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
             ],
             env=environ,

@@ -11,8 +11,8 @@ import pytest
 
 from drillbook.config.model import Component
 from drillbook.engine.drill import Drill
-from drillbook.faults.process import kill_replicas
-from drillbook.runbook.workloads import restart_workload
+from drillbook.scenarios.workloads.faults import kill_replicas
+from drillbook.scenarios.workloads.runbook import restart_workload
 from tests.integration.ground_truth import first_served
 
 pytestmark = [pytest.mark.integration]

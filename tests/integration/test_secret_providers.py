@@ -25,10 +25,10 @@ from drillbook.errors import (
     SecretProviderError,
     SecretProviderUnreachable,
 )
+from drillbook.platforms.ports import free_ports
 from drillbook.secrets.aws import AwsSecretsManagerProvider
-from drillbook.secrets.stores import AppAccess
+from drillbook.secrets.store import AppAccess
 from drillbook.secrets.vault import VaultKvProvider
-from drillbook.stack.ports import free_ports
 from drillbook.stack.services.openbao import bao_binary
 
 pytestmark = pytest.mark.integration

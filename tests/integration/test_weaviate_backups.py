@@ -28,7 +28,6 @@ from drillbook.cli import main
 from drillbook.config.loader import load_config
 from drillbook.probes.weaviate import WeaviateProbe
 from drillbook.stack.local_stack import LocalStack, start_stack
-from drillbook.stack.reference_service.precedents import COLLECTION, embed, precedent_id
 from drillbook.stack.services.moto import aws_env
 from drillbook.stack.services.weaviate import (
     PRECEDENT_SCHEMA,
@@ -37,6 +36,7 @@ from drillbook.stack.services.weaviate import (
     endpoint,
     weaviate_binary,
 )
+from eleanor_reference.precedents import COLLECTION, embed, precedent_id
 
 pytestmark = pytest.mark.integration
 

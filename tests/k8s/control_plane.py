@@ -37,7 +37,7 @@ import httpx
 import yaml
 
 from drillbook.errors import MissingDependency, StackError
-from drillbook.stack.ports import free_ports
+from drillbook.platforms.ports import free_ports
 from tests.k8s.pki import ClusterPki, make_pki
 
 K8S_VERSION = "v1.37.2"

@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from drillbook.reporting.redaction import register_secret
+from drillbook.core.redaction import register_secret
 from tests.k8s.control_plane import bin_dir
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from drillbook.assembly.kubernetes_target import open_kubernetes_target
 from drillbook.config.loader import load_config
 from drillbook.errors import ConfigError, TargetUnreachable
 from drillbook.platforms.kube_connect import connect
 from drillbook.platforms.kube_errors import KubernetesAccessDenied, KubernetesNotFound
 from drillbook.platforms.kubernetes import KubeComponent, KubernetesPlatform
-from drillbook.platforms.kubernetes_target import open_kubernetes_target
-from drillbook.stack.ports import free_ports
+from drillbook.platforms.ports import free_ports
 from tests.k8s.conftest import KWOK_CONFIG, LocalKubernetes
 
 pytestmark = [pytest.mark.integration]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from drillbook.assembly.kubernetes_target import open_dr_target
+from drillbook.assembly.target import open_target
 from drillbook.config.model import DrillbookConfig
 from drillbook.platforms.kubernetes import KubernetesPlatform
-from drillbook.platforms.kubernetes_target import open_dr_target
-from drillbook.target import Target, open_target
+from drillbook.target import Target
 from tests.integration.processes import alive
 from tests.k8s.conftest import LocalKubernetes
 from tests.k8s.control_plane import Cluster

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from drillbook.reporting.redaction import register_secret
+from drillbook.core.redaction import register_secret
 from tests.k8s.conftest import KWOK_CONFIG, LocalKubernetes
 from tests.k8s.deploy import REPO
 

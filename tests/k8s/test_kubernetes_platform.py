@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from drillbook.engine.undo import UndoAction
+from drillbook.core.redaction import REDACTOR
+from drillbook.core.undo import UndoAction
 from drillbook.platforms.kube_connect import connect
 from drillbook.platforms.kubernetes import (
     RESTARTED_AT,
@@ -22,7 +23,6 @@ from drillbook.platforms.kubernetes import (
     KubernetesPlatform,
 )
 from drillbook.platforms.pod_replacement import match_replacements
-from drillbook.reporting.redaction import REDACTOR
 from tests.k8s.conftest import LocalKubernetes
 from tests.k8s.deploy import apply_manifest, kubectl
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from drillbook.assembly.kubernetes_target import journal_path, open_kubernetes_target
+from drillbook.core.redaction import REDACTOR
+from drillbook.core.undo_handlers import handler_undo
 from drillbook.engine.undo import UndoJournal
-from drillbook.engine.undo_handlers import handler_undo
 from drillbook.errors import SecretAccessDenied, SecretNotFound
 from drillbook.platforms.kube_connect import connect
 from drillbook.platforms.kubernetes import KubernetesPlatform
-from drillbook.platforms.kubernetes_target import journal_path, open_kubernetes_target
-from drillbook.reporting.redaction import REDACTOR
 from drillbook.secrets.kubernetes import (
     BACKUP_LABEL,
     BACKUP_SUFFIX,
@@ -163,7 +163,8 @@ def test_a_secret_a_dead_run_deleted_is_put_back_by_the_next_run(
     name, value = secret
     monkeypatch.setenv("DRILLBOOK_CACHE", str(tmp_path))
     # (kubectl's path depends on DRILLBOOK_CACHE too: this test asks the API only.)
-    # What the secrets drill's fault does (faults/secrets.py): journal the undo, then delete.
+    # What the secrets drill's fault does (scenarios/secrets/faults.py): journal the undo, then
+    # delete.
     journal = UndoJournal(journal_path("primary", primary.server))
     journal.push(
         handler_undo(

@@ -14,14 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from drillbook.engine.undo import UndoAction
-from drillbook.engine.undo_handlers import handler_executor
-from drillbook.faults.capacity import scale_down
-from drillbook.faults.secrets import delete_secret, revoke_secret
+from drillbook.core.undo import UndoAction
+from drillbook.core.undo_handlers import handler_executor
 from drillbook.platforms.kube_connect import connect
 from drillbook.platforms.kubernetes import KubeComponent, KubernetesPlatform
 from drillbook.platforms.rollout_recovery import rollout_recovery
-from drillbook.secrets.stores import SecretPaths, SecretStore
+from drillbook.scenarios.secrets.faults import delete_secret, revoke_secret
+from drillbook.scenarios.workloads.faults import scale_down
+from drillbook.secrets.store import SecretPaths, SecretStore
 from tests.k8s.conftest import LocalKubernetes
 from tests.k8s.deploy import apply_manifest
 

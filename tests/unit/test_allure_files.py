@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drillbook.core.redaction import PLACEHOLDER, Redactor
 from drillbook.reporting.allure_files import (
     DRILL_CATEGORIES,
     read_categories,
@@ -15,7 +16,6 @@ from drillbook.reporting.allure_files import (
     write_categories,
     write_environment_properties,
 )
-from drillbook.reporting.redaction import PLACEHOLDER, Redactor
 
 
 def parse_properties(text: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from drillbook.backup.dump import verify_gzip
 from drillbook.backup.errors import BackupCorrupt, BackupNotFound, BackupStoreUnreachable
 from drillbook.backup.store import BackupStore, backup_name, backup_time
 from drillbook.config.model import BackupSettings
-from drillbook.stack.ports import free_ports
+from drillbook.platforms.ports import free_ports
 from drillbook.stack.services.moto import aws_env
 
 NOW = datetime(2026, 11, 27, 15, 40, 0, tzinfo=UTC)

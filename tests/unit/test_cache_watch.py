@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from drillbook.companions.cache_watch import failover_seconds, hit_rates, split_brains
 from drillbook.core.phases import PhaseBounds
-from drillbook.probes.cache_watch import failover_seconds, hit_rates, split_brains
 from drillbook.probes.redis import CacheSnapshot, NodeState
-from drillbook.stack.reference_service.cache_client import CacheSettingsError, parse_sentinels
-from drillbook.stack.reference_service.settings import Settings, SettingsError
+from eleanor_reference.cache_client import CacheSettingsError, parse_sentinels
+from eleanor_reference.settings import Settings, SettingsError
 
 A, B = "127.0.0.1:7000", "127.0.0.1:7001"
 SENTINELS = ("127.0.0.1:26379", "127.0.0.1:26380", "127.0.0.1:26381")

@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from drillbook.core.redaction import PLACEHOLDER, Redactor
 from drillbook.core.timeline import Event, EventKind, Sample, SampleStatus
 from drillbook.reporting.chart import EMPTY_MESSAGE, STATUS_COLOURS, render_timeline_svg
-from drillbook.reporting.redaction import PLACEHOLDER, Redactor
 
 SVG = "{http://www.w3.org/2000/svg}"
 ORIGIN = 1000.0

@@ -15,10 +15,11 @@ import pytest
 from drillbook.config.loader import load_config
 from drillbook.config.model import DrillbookConfig
 from drillbook.core.clock import FakeClock
+from drillbook.core.steps import Fault, RecoveryStep
 from drillbook.core.timeline import EventKind, Sample, SampleStatus, Timeline
+from drillbook.core.undo import UndoAction
 from drillbook.engine.drill import Drill, DrillIdentity
-from drillbook.engine.steps import Fault, RecoveryStep
-from drillbook.engine.undo import UndoAction, UndoJournal, UndoStack
+from drillbook.engine.undo import UndoJournal, UndoStack
 from drillbook.errors import DrillFailed, ObjectiveBreached, RecoveryTimeout, VerificationFailed
 
 INTERVAL = 0.25
@@ -238,7 +239,7 @@ def test_failed_undo_stays_pending_for_the_next_run(tmp_path: Path) -> None:
 
 
 def test_error_rate_after_recovery_names_the_unhealthy_samples(tmp_path: Path) -> None:
-    from drillbook.engine.checks import error_rate_normal
+    from drillbook.scenarios.common import error_rate_normal
 
     def relapse(t: float) -> SampleStatus:
         # Down after the fault, recovered at 4.0 s, one relapse at 6.0 s.

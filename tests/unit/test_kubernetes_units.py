@@ -10,16 +10,16 @@ import json
 import httpx
 import pytest
 
+from drillbook.assembly.kubernetes_target import journal_path
 from drillbook.config.loader import load_config
+from drillbook.core.platform import ComponentStatus, Replica
 from drillbook.errors import ConfigError, FaultFailed, TargetUnreachable
-from drillbook.platforms.base import ComponentStatus, Replica
 from drillbook.platforms.kube_errors import (
     ApiCall,
     KubernetesAccessDenied,
     KubernetesNotFound,
     explain,
 )
-from drillbook.platforms.kubernetes_target import journal_path
 from drillbook.platforms.pod_view import PodReadinessView
 from tests.k8s.deploy import REPO
 

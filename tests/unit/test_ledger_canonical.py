@@ -30,7 +30,7 @@ from drillbook.ledger.chain import (
     verify_eleanor_ledger,
     verify_evidence_chain,
 )
-from drillbook.stack.reference_service.evidence import (
+from eleanor_reference.evidence import (
     GENESIS_HASH,
     canonical_json,
     payload_hash,

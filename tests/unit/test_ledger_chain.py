@@ -20,7 +20,7 @@ from drillbook.ledger.chain import (
     verify_evidence_chain,
 )
 from drillbook.ledger.sources import JsonlSource
-from drillbook.stack.reference_service.evidence import (
+from eleanor_reference.evidence import (
     GENESIS_HASH,
     payload_hash,
     record_hash,

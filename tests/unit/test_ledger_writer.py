@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from drillbook.config.model import LedgerSettings, Objectives
-from drillbook.engine.companions import ObjectiveJudge
+from drillbook.core.companions import ObjectiveJudge
 from drillbook.errors import DataLossDetected, InvalidDrill, ObjectiveBreached, VerificationFailed
 from drillbook.ledger.acks import read_ack_file
 from drillbook.ledger.chain import ChainReport

@@ -14,7 +14,7 @@ import pytest
 
 from drillbook.config.loader import load_config
 from drillbook.core.phases import PhaseBounds
-from drillbook.engine.steps import CheckResult
+from drillbook.core.steps import CheckResult
 from drillbook.errors import InvalidDrill
 from drillbook.load.chart import render_load_svg
 from drillbook.load.checks import load_error_rate_normal, performance_normal
@@ -220,7 +220,7 @@ def test_the_drill_process_never_imports_locust() -> None:
     # the prober's threads (and fails outright after urllib3 was imported).
     code = (
         "import sys, drillbook.load.companion, drillbook.load.checks, drillbook.load.runner;"
-        "import drillbook.engine.companions as c; c.companion_factories();"
+        "import drillbook.assembly.companions as c; c.companion_factories();"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))"
     )
     out = subprocess.run(

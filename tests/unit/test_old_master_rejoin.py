@@ -15,7 +15,7 @@ import pytest
 from drillbook.config.model import CacheSettings, Component
 from drillbook.errors import VerificationFailed
 from drillbook.probes.redis import CacheNode, CacheSnapshot, NodeState
-from drillbook.runbook import cache as cache_runbook
+from drillbook.scenarios.cache import runbook as cache_runbook
 
 OLD, NEW = "127.0.0.1:24296", "127.0.0.1:29242"
 SENTINELS = ("127.0.0.1:21000", "127.0.0.1:21001", "127.0.0.1:21002")

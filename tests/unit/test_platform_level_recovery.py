@@ -14,19 +14,19 @@ from typing import Any
 
 import pytest
 
+from drillbook.companions.pod_recovery import PodRecoveryCompanion
 from drillbook.config.loader import load_config
+from drillbook.core.platform import ComponentStatus, Replica
+from drillbook.core.steps import CheckResult, Fault
+from drillbook.core.undo import UndoAction
 from drillbook.engine.reach import NOT_END_TO_END, end_to_end, reaches_service, service_checks
-from drillbook.engine.steps import CheckResult, Fault
-from drillbook.engine.undo import UndoAction
 from drillbook.errors import DataLossDetected, InvalidDrill, ObjectiveBreached
-from drillbook.faults.capacity import scale_down
-from drillbook.platforms.base import ComponentStatus, Replica
 from drillbook.platforms.kubernetes import KillRecord
 from drillbook.platforms.pod_config import ConfigRef, missing_refs, required_refs
-from drillbook.platforms.pod_recovery import PodRecoveryCompanion
 from drillbook.platforms.pod_replacement import KilledPod, PodSnapshot
 from drillbook.platforms.pod_view import PodReadinessView
 from drillbook.platforms.rollout_recovery import rollout_recovery
+from drillbook.scenarios.workloads.faults import scale_down
 from tests.k8s.deploy import REPO
 from tests.unit.test_drill_engine import down_between, make_drill
 

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from drillbook.reporting import redaction
-from drillbook.reporting.redaction import PLACEHOLDER, REDACTOR, Redactor, register_secret
+from drillbook.core import redaction
+from drillbook.core.redaction import PLACEHOLDER, REDACTOR, Redactor, register_secret
 
 R = PLACEHOLDER
 

@@ -14,26 +14,26 @@ from typing import Any
 import jwt
 import pytest
 
-from drillbook.stack.reference_service.auth import (
+from eleanor_reference.auth import (
     AuthError,
     bearer_token,
     issue_token,
     verify_token,
 )
-from drillbook.stack.reference_service.evidence import (
+from eleanor_reference.evidence import (
     GENESIS_HASH,
     canonical_json,
     payload_hash,
     record_hash,
     verify_chain,
 )
-from drillbook.stack.reference_service.metrics import (
+from eleanor_reference.metrics import (
     GROUND_TRUTH_LOG_PREFIX,
     GroundTruth,
     ServiceMetrics,
 )
-from drillbook.stack.reference_service.ratelimit import FixedWindowRateLimiter
-from drillbook.stack.reference_service.settings import Settings, SettingsError
+from eleanor_reference.ratelimit import FixedWindowRateLimiter
+from eleanor_reference.settings import Settings, SettingsError
 
 SECRET = "unit-test-secret-" + "s" * 64  # long enough for HS512 too
 OTHER_SECRET = "another-secret-that-is-also-at-least-32-bytes!!"

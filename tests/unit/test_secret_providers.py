@@ -12,11 +12,7 @@ from kubernetes.client import CoreV1Api, V1Secret
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError
 
-from drillbook.errors import (
-    SecretAccessDenied,
-    SecretNotFound,
-    SecretProviderUnreachable,
-)
+from drillbook.errors import SecretAccessDenied, SecretNotFound, SecretProviderUnreachable
 from drillbook.secrets.base import SecretProvider
 from drillbook.secrets.environment import EnvironmentProvider
 from drillbook.secrets.kubernetes import KubernetesSecretProvider

@@ -96,7 +96,7 @@ def test_a_provider_without_its_address_or_token_is_refused_before_any_drill(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from drillbook.config.model import DrillbookConfig
-    from drillbook.secrets.stores import open_secret_stores
+    from drillbook.scenarios.secrets.stores import open_secret_stores
 
     without_address = _load(tmp_path, '[secrets]\nproviders = ["vault"]\n')
     assert isinstance(without_address, DrillbookConfig)

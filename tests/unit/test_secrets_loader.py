@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from drillbook.stack.launch import apply_overlay, launch_command, read_overlay
-from drillbook.stack.reference_service.secrets_loader import (
+from drillbook.platforms.env_overlay import apply_overlay, read_overlay
+from drillbook.stack.launch import launch_command
+from eleanor_reference.secrets_loader import (
     JWT_SECRET,
     LLM_API_KEY,
     SecretsLoader,
@@ -20,8 +21,8 @@ from drillbook.stack.reference_service.secrets_loader import (
     SecretUnavailable,
     loader_for,
 )
-from drillbook.stack.reference_service.secrets_routes import stub_accepts
-from drillbook.stack.reference_service.settings import Settings, SettingsError
+from eleanor_reference.secrets_routes import stub_accepts
+from eleanor_reference.settings import Settings, SettingsError
 
 
 class FakeProvider:

@@ -27,9 +27,8 @@ from drillbook.backup.weaviate import (
     prune_backups,
 )
 from drillbook.config.model import StackSettings
-from drillbook.engine.precedent_ledger import CORPUS, Write, assess_writes
-from drillbook.engine.undo import UndoAction
-from drillbook.engine.undo_handlers import (
+from drillbook.core.undo import UndoAction
+from drillbook.core.undo_handlers import (
     HANDLER_PLATFORM,
     handler_executor,
     handler_undo,
@@ -37,18 +36,8 @@ from drillbook.engine.undo_handlers import (
     undo_handler,
 )
 from drillbook.errors import InvalidDrill
-from drillbook.faults.vector_store import restore_vector_data
-from drillbook.stack.reference_service.precedent_settings import (
-    PrecedentSettings,
-    PrecedentSettingsError,
-)
-from drillbook.stack.reference_service.precedents import (
-    NOT_CONFIGURED,
-    PrecedentCache,
-    PrecedentService,
-    embed,
-    precedent_id,
-)
+from drillbook.scenarios.vector_store.companion import CORPUS, Write, assess_writes
+from drillbook.scenarios.vector_store.faults import restore_vector_data
 from drillbook.stack.services.base import StackContext
 from drillbook.stack.services.weaviate import (
     BINARY_ENV,
@@ -58,6 +47,17 @@ from drillbook.stack.services.weaviate import (
     WeaviateService,
     weaviate_binary,
     weaviate_environment,
+)
+from eleanor_reference.precedent_settings import (
+    PrecedentSettings,
+    PrecedentSettingsError,
+)
+from eleanor_reference.precedents import (
+    NOT_CONFIGURED,
+    PrecedentCache,
+    PrecedentService,
+    embed,
+    precedent_id,
 )
 
 
@@ -261,7 +261,11 @@ def _not_marked(platform: object) -> None:
 
 @pytest.mark.parametrize(
     "verb",
-    ["os:system", "tests.unit.test_vector_store:_not_marked", "drillbook.faults.vector_store:nope"],
+    [
+        "os:system",
+        "tests.unit.test_vector_store:_not_marked",
+        "drillbook.scenarios.vector_store.faults:nope",
+    ],
 )
 def test_undo_names_only_marked_drillbook_functions(verb: str) -> None:
     with pytest.raises(InvalidDrill):

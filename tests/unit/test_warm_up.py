@@ -1,4 +1,4 @@
-"""A replica's warm-up (reference_service/warm_up.py): when /readyz may say ready.
+"""A replica's warm-up (eleanor_reference/warm_up.py): when /readyz may say ready.
 
 The same path against a real PostgreSQL: tests/integration/test_reference_service.py (a replica
 started while the database is down is not ready until it comes back).
@@ -11,8 +11,8 @@ import logging
 
 import pytest
 
-from drillbook.stack.reference_service import warm_up
-from drillbook.stack.reference_service.warm_up import WarmUp
+from eleanor_reference import warm_up
+from eleanor_reference.warm_up import WarmUp
 
 LOGGER = logging.getLogger("test-warm-up")
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from drillbook.engine.checks import checklist_item
-from drillbook.engine.steps import CheckResult
+from drillbook.core.steps import CheckResult, checklist_item
 from drillbook.errors import InvalidDrill
 from drillbook.probes.redis import connection, master_client, snapshot
 
@@ -32,9 +31,7 @@ def redis_connectivity(drill: Drill) -> CheckResult:
     settings = drill.config.cache
     seen = snapshot(settings)
     agreed = seen.agreed_master
-    figures = {"sentinels": dict(seen.sentinel_masters), "roles": {
-        n.name: n.role or n.error for n in seen.nodes.values()
-    }}  # fmt: skip
+    figures = {"sentinels": dict(seen.sentinel_masters), "roles": seen.roles}
     if agreed is None:
         return CheckResult(
             CONNECTIVITY,

@@ -1,8 +1,9 @@
 """Cache faults: lose the Redis master (the plan's scenario 3).
 
-Losing every Redis node is `drillbook.faults.process.kill_replicas(..., count="all")` on the
-cache component (Option A); losing only the master, so that Sentinel must fail over, is here
-(Option B). Either way the undo brings the cache back to its desired nodes.
+Losing every Redis node is the workloads' `kill_replicas(..., count="all")` on the cache
+component (Option A, drillbook.scenarios.workloads.faults); losing only the master, so that
+Sentinel must fail over, is here (Option B). Either way the undo brings the cache back to its
+desired nodes.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drillbook.engine.steps import Fault
-from drillbook.engine.undo import UndoAction
-from drillbook.platforms.base import Platform
+from drillbook.core.platform import Platform
+from drillbook.core.steps import Fault
 from drillbook.probes.redis import CacheNode
+from drillbook.scenarios.workloads.faults import reconcile
 
 
 def kill_cache_master(platform: Platform, component: str, master: CacheNode) -> Fault:
@@ -31,10 +32,5 @@ def kill_cache_master(platform: Platform, component: str, master: CacheNode) -> 
         name=f"kill-{component}-master",
         description=f"kill the Redis master {master.name} ({master.address}) of {component}",
         inject=inject,
-        undo=UndoAction(
-            description=f"bring {component} back to its desired nodes",
-            platform=platform.name,
-            verb="reconcile",
-            args={"component": component},
-        ),
+        undo=reconcile(platform, component, desired="nodes"),
     )

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from drillbook.config.model import CacheSettings, Component
-from drillbook.engine.steps import RecoveryStep
+from drillbook.core.platform import Platform
+from drillbook.core.polling import poll_until
+from drillbook.core.steps import RecoveryStep
 from drillbook.errors import RecoveryTimeout, VerificationFailed
-from drillbook.platforms.base import Platform
-from drillbook.probes.redis import CacheNode, snapshot
-from drillbook.runbook.workloads import await_replacement, replaces_killed_pods
+from drillbook.probes.redis import CacheNode, CacheSnapshot, snapshot
+from drillbook.scenarios.workloads.runbook import replace_pod
 
 _POLL_SECONDS = 0.05
 
@@ -31,12 +32,8 @@ def restart_cache(platform: Platform, cache: Component, *, ready_timeout: float)
     """Option A: `kubectl delete pod ... redis-0` then `kubectl wait --for=condition=ready`."""
 
     def run() -> Mapping[str, Any]:
-        if replaces_killed_pods(platform):
-            # The StatefulSet has recreated redis-0 already: only the wait remains.
-            return await_replacement(platform, cache, ready_timeout=ready_timeout)
-        platform.restart(cache.name)
-        waited = platform.wait_until_ready(cache.name, timeout=ready_timeout)
-        return {"ready_after_seconds": round(waited, 4)}
+        # Where the StatefulSet has recreated redis-0 already, only the wait remains.
+        return replace_pod(platform, cache, ready_timeout=ready_timeout)
 
     selector = f" -l {cache.selector}" if cache.selector else ""
     return RecoveryStep(
@@ -58,28 +55,39 @@ def await_sentinel_failover(
     every 50 ms, so that is its resolution).
     """
 
+    def failed_over(seen: CacheSnapshot) -> bool:
+        agreed = seen.agreed_master
+        if agreed is None or agreed == old_master.address:
+            return False
+        node = seen.node_at(agreed)
+        return node is not None and node.role == "master"
+
+    def not_failed_over(seen: CacheSnapshot) -> RecoveryTimeout:
+        return RecoveryTimeout(
+            f"Sentinel did not fail over within {settings.failover_timeout_seconds:.0f}s "
+            f"of losing the master {old_master.name} ({old_master.address}): Sentinels "
+            f"say {dict(seen.sentinel_masters)}, nodes say "
+            f"{seen.roles}"
+        )
+
     def run() -> Mapping[str, Any]:
-        deadline = fault_at + settings.failover_timeout_seconds
-        while True:
-            seen = snapshot(settings)
-            agreed = seen.agreed_master
-            if agreed is not None and agreed != old_master.address:
-                node = seen.node_at(agreed)
-                if node is not None and node.role == "master":
-                    return {
-                        "new_master": agreed,
-                        "new_master_node": node.name,
-                        "failover_seconds": round(seen.at - fault_at, 4),
-                        "sentinels": dict(seen.sentinel_masters),
-                    }
-            if time.monotonic() >= deadline:
-                raise RecoveryTimeout(
-                    f"Sentinel did not fail over within {settings.failover_timeout_seconds:.0f}s "
-                    f"of losing the master {old_master.name} ({old_master.address}): Sentinels "
-                    f"say {dict(seen.sentinel_masters)}, nodes say "
-                    f"{ {n.name: n.role or n.error for n in seen.nodes.values()} }"
-                )
-            time.sleep(_POLL_SECONDS)
+        seen = poll_until(
+            lambda: snapshot(settings),
+            failed_over,
+            timeout=settings.failover_timeout_seconds,
+            interval=_POLL_SECONDS,
+            since=fault_at,
+            give_up=not_failed_over,
+        )
+        agreed = seen.agreed_master
+        node = seen.node_at(agreed) if agreed is not None else None
+        assert agreed is not None and node is not None
+        return {
+            "new_master": agreed,
+            "new_master_node": node.name,
+            "failover_seconds": round(seen.at - fault_at, 4),
+            "sentinels": dict(seen.sentinel_masters),
+        }
 
     return RecoveryStep(
         name="confirm the new master",
@@ -100,16 +108,36 @@ def restart_old_master(
     master has not rejoined within `cache.rejoin_timeout`.
     """
 
+    def rejoined(seen: CacheSnapshot) -> bool:
+        returned = seen.nodes.get(old_master.name)
+        agreed = seen.agreed_master
+        return bool(
+            returned is not None
+            and returned.role == "slave"
+            and returned.link_up
+            and agreed is not None
+            and returned.master_address == agreed
+            and len(seen.masters) == 1
+        )
+
+    def not_rejoined(seen: CacheSnapshot) -> RecoveryTimeout:
+        return RecoveryTimeout(
+            f"the old master {old_master.name} did not rejoin as a replica within "
+            f"{settings.rejoin_timeout_seconds:.0f}s: nodes say "
+            f"{seen.roles}, "
+            f"Sentinels say {dict(seen.sentinel_masters)}"
+        )
+
     def run() -> Mapping[str, Any]:
         started = time.monotonic()
         platform.start(cache.name)
-        deadline = started + settings.rejoin_timeout_seconds
         split_since: float | None = None
         split_seconds = 0.0
         promoted: str | None = None
-        while True:
+
+        def look() -> CacheSnapshot:
+            nonlocal split_since, split_seconds, promoted
             seen = snapshot(settings)
-            masters = seen.masters
             if promoted is None and seen.agreed_master not in (None, old_master.address):
                 promoted = seen.agreed_master
             if promoted is not None and seen.agreed_master == old_master.address:
@@ -121,39 +149,31 @@ def restart_old_master(
                     f"{promoted} back to the old master {old_master.name} "
                     f"({old_master.address}) {seen.at - started:.1f}s after it restarted, "
                     f"instead of making it a replica; nodes say "
-                    f"{ {n.name: n.role or n.error for n in seen.nodes.values()} }. Sentinel "
+                    f"{seen.roles}. Sentinel "
                     "judged the new master down (no reply within down-after-milliseconds): "
                     "check the Sentinel logs for +sdown/+odown of it, and whether its "
                     "down-after-milliseconds survives a stall of the machine"
                 )
-            if len(masters) > 1:
+            if len(seen.masters) > 1:
                 split_since = seen.at if split_since is None else split_since
             elif split_since is not None:
                 split_seconds += seen.at - split_since
                 split_since = None
-            returned = seen.nodes.get(old_master.name)
-            agreed = seen.agreed_master
-            if (
-                returned is not None
-                and returned.role == "slave"
-                and returned.link_up
-                and agreed is not None
-                and returned.master_address == agreed
-                and len(masters) == 1
-            ):
-                return {
-                    "rejoined_after_seconds": round(seen.at - started, 4),
-                    "split_brain_seconds": round(split_seconds, 4),
-                    "master": agreed,
-                }
-            if time.monotonic() >= deadline:
-                raise RecoveryTimeout(
-                    f"the old master {old_master.name} did not rejoin as a replica within "
-                    f"{settings.rejoin_timeout_seconds:.0f}s: nodes say "
-                    f"{ {n.name: n.role or n.error for n in seen.nodes.values()} }, "
-                    f"Sentinels say {dict(seen.sentinel_masters)}"
-                )
-            time.sleep(_POLL_SECONDS)
+            return seen
+
+        seen = poll_until(
+            look,
+            rejoined,
+            timeout=settings.rejoin_timeout_seconds,
+            interval=_POLL_SECONDS,
+            since=started,
+            give_up=not_rejoined,
+        )
+        return {
+            "rejoined_after_seconds": round(seen.at - started, 4),
+            "split_brain_seconds": round(split_seconds, 4),
+            "master": seen.agreed_master,
+        }
 
     return RecoveryStep(
         name=f"old master {old_master.name} rejoins as replica",

@@ -20,11 +20,11 @@ from typing import Any
 
 from drillbook.backup.restore import LocalDatabase
 from drillbook.config.model import Component
-from drillbook.engine.steps import Fault
-from drillbook.engine.undo import UndoAction
+from drillbook.core.platform import Platform
+from drillbook.core.steps import Fault
+from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill
-from drillbook.faults.process import kill_replicas
-from drillbook.platforms.base import Platform
+from drillbook.scenarios.workloads.faults import kill_replicas
 
 CONTROL_FILE = "global/pg_control"
 _DAMAGE = b"drillbook: this data file was damaged on purpose by a drill. "

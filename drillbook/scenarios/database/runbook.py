@@ -19,10 +19,10 @@ from typing import Any
 from drillbook.backup.errors import BackupError
 from drillbook.backup.local import DatabaseBackups, PitrTarget
 from drillbook.config.model import Component
-from drillbook.engine.steps import RecoveryStep
+from drillbook.core.platform import Platform
+from drillbook.core.steps import RecoveryStep
 from drillbook.errors import DrillFailed, RecoveryTimeout
-from drillbook.platforms.base import Platform
-from drillbook.runbook.workloads import await_replacement, replaces_killed_pods
+from drillbook.scenarios.workloads.runbook import await_replacement, replaces_killed_pods
 
 # A server killed with SIGKILL may refuse to start for a moment (its old processes still hold
 # the shared memory); the StatefulSet controller retries such a pod, and so does this step.

@@ -1,6 +1,6 @@
 """Scenario 5's verification, as checks: secret retrieval, authentication (and that a revoked
 secret lets no one in), outbound (LLM API) calls. Application health is the plan's general
-checklist (drillbook.engine.checks).
+checklist (drillbook.scenarios.common).
 
 Each factory returns a `Check` (drill -> CheckResult). Tokens are minted here from secrets the
 drill holds; every secret and token is registered with the redactor before it is used, and no
@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from drillbook.engine.checks import checklist_item
-from drillbook.engine.steps import Check, CheckResult, RecoveryStep
+from drillbook.core.contracts import issue_token
+from drillbook.core.redaction import register_secret
+from drillbook.core.steps import Check, CheckResult, RecoveryStep, checklist_item
 from drillbook.errors import SecretProviderError, VerificationFailed
-from drillbook.reporting.redaction import register_secret
-from drillbook.secrets.stores import SecretStore
-from drillbook.stack.reference_service.auth import issue_token
+from drillbook.secrets.store import SecretStore
 
 if TYPE_CHECKING:
     from drillbook.engine.drill import Drill

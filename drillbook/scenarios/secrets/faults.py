@@ -1,7 +1,7 @@
 """Secrets-provider faults (scenario 5): the secret deleted or revoked, the application's access
 revoked, the provider down.
 
-Every undo is data (an `UndoAction` executed by drillbook.secrets.stores.SecretsUndo, or by the
+Every undo is data (an `UndoAction` executed by `SecretsUndo` of this package's stores, or by the
 platform): on the embedded stack it returns the provider to the stack's seeded state, which is
 also right after a rotation; a Kubernetes Secret is put back from the copy its delete kept in
 the cluster (also after a rotation, with the pods rolled onto it); elsewhere it restores the
@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drillbook.engine.steps import Fault
-from drillbook.engine.undo import UndoAction
-from drillbook.engine.undo_handlers import handler_undo
+from drillbook.core.platform import Platform
+from drillbook.core.steps import Fault
+from drillbook.core.undo import UndoAction
+from drillbook.core.undo_handlers import handler_undo
 from drillbook.errors import InvalidDrill
-from drillbook.platforms.base import Platform
+from drillbook.scenarios.secrets.stores import UNDO_PLATFORM
+from drillbook.scenarios.workloads.faults import reconcile
 from drillbook.secrets.kubernetes import KubernetesSecretProvider, put_back_secret
-from drillbook.secrets.stores import UNDO_PLATFORM, SecretStore
+from drillbook.secrets.store import SecretStore
 
 APP_COMPONENT = "app"
 """Whose logs show the effect (the report attaches the affected component's log tails)."""
@@ -136,14 +138,7 @@ def take_provider_down(platform: Platform, store: SecretStore) -> Fault:
         return {"provider": store.name, "killed": [r.name for r in killed]}
 
     undo = (
-        _undo(store, f"start {component} again")
-        if store.seed
-        else UndoAction(
-            description=f"bring {component} back to its desired replicas",
-            platform=platform.name,
-            verb="reconcile",
-            args={"component": component},
-        )
+        _undo(store, f"start {component} again") if store.seed else reconcile(platform, component)
     )
     return Fault(
         name=f"provider-down-{store.name}",

@@ -10,17 +10,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from drillbook.config.model import Component
-from drillbook.engine.steps import RecoveryStep
+from drillbook.core.contracts import API_KEY_ENV as API_KEY_ENV
+from drillbook.core.contracts import JWT_ENV as JWT_ENV
+from drillbook.core.contracts import JWT_SECRET_NAME, LLM_API_KEY_NAME
+from drillbook.core.contracts import PROVIDER_ENV as PROVIDER_ENV
+from drillbook.core.platform import Platform
+from drillbook.core.redaction import register_secret
+from drillbook.core.steps import RecoveryStep
 from drillbook.errors import InvalidDrill, SecretProviderError
-from drillbook.platforms.base import Platform
 from drillbook.probes.auth import TokenProvider
-from drillbook.reporting.redaction import register_secret
+from drillbook.scenarios.secrets.stores import restart_provider_process
 from drillbook.secrets.aws import AwsSecretsManagerProvider
-from drillbook.secrets.stores import SecretStore, restart_provider_process
-
-JWT_ENV = "JWT_SECRET"
-API_KEY_ENV = "ELEANOR_LLM_API_KEY"
-PROVIDER_ENV = "ELEANOR_SECURITY__SECRET_PROVIDER"
+from drillbook.secrets.store import SecretStore
 
 
 def _workload(component: Component) -> str:
@@ -71,8 +72,8 @@ def fall_back_to_env(
             app.name,
             {
                 PROVIDER_ENV: "env",
-                JWT_ENV: values["jwt-secret"],
-                API_KEY_ENV: values["llm-api-key"],
+                JWT_ENV: values[JWT_SECRET_NAME],
+                API_KEY_ENV: values[LLM_API_KEY_NAME],
             },
         )
         waited = platform.wait_until_ready(app.name, timeout=ready_timeout)

@@ -6,9 +6,9 @@
        - Verify embedding storage
        - Monitor application health
 
-Each check reads the drill's precedent ledger (drillbook.engine.precedent_ledger) and asks both the
-service (through the front door) and Weaviate itself (directly), so a cache answering for a lost
-store cannot pass for a recovery.
+Each check reads the drill's precedent ledger (drillbook.scenarios.vector_store.companion) and
+asks both the service (through the front door) and Weaviate itself (directly), so a cache
+answering for a lost store cannot pass for a recovery.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from drillbook.engine.checks import checklist_item
-from drillbook.engine.precedent_ledger import NAME, PrecedentLedger, known_queries
-from drillbook.engine.steps import CheckResult
+from drillbook.core.contracts import COLLECTION, precedent_id
+from drillbook.core.steps import CheckResult, checklist_item
 from drillbook.errors import DataLossDetected, InvalidDrill
-from drillbook.stack.reference_service.precedents import COLLECTION, precedent_id
+from drillbook.scenarios.vector_store.companion import NAME, PrecedentLedger, known_queries
 
 if TYPE_CHECKING:
     from drillbook.engine.drill import Drill

@@ -24,11 +24,12 @@ import httpx
 
 from drillbook.backup.weaviate import S3BackupStore, VectorStoreBackups
 from drillbook.core.clock import Clock, SystemClock
-from drillbook.engine.companions import Attachment
+from drillbook.core.companions import Attachment
+from drillbook.core.contracts import COLLECTION, precedent_id
+from drillbook.core.polling import poll_until
 from drillbook.errors import InvalidDrill
 from drillbook.probes.auth import TokenProvider
 from drillbook.probes.weaviate import WeaviateProbe
-from drillbook.stack.reference_service.precedents import COLLECTION, precedent_id
 
 if TYPE_CHECKING:
     from drillbook.engine.drill import Drill, DrillIdentity
@@ -297,15 +298,18 @@ class PrecedentLedger:
 
     def wait_for_acks_after(self, moment: float, count: int, *, timeout: float = 15.0) -> None:
         """Block until `count` writes were acknowledged after `moment` (bounded)."""
-        deadline = self.clock.monotonic() + timeout
-        while self.acked_after(moment) < count:
-            if self.clock.monotonic() >= deadline:
-                raise InvalidDrill(
-                    f"only {self.acked_after(moment)} of {count} precedents were acknowledged "
-                    f"within {timeout:.0f}s; the precedent store is not taking writes, so the "
-                    "drill cannot measure what a fault loses. Nothing was injected."
-                )
-            self.clock.sleep(0.05)
+        poll_until(
+            lambda: self.acked_after(moment),
+            lambda acked: acked >= count,
+            timeout=timeout,
+            interval=0.05,
+            give_up=lambda acked: InvalidDrill(
+                f"only {acked} of {count} precedents were acknowledged "
+                f"within {timeout:.0f}s; the precedent store is not taking writes, so the "
+                "drill cannot measure what a fault loses. Nothing was injected."
+            ),
+            clock=self.clock,
+        )
 
     def assess(self, fault_at: float) -> StorageAssessment:
         """Ask Weaviate (directly) which acknowledged precedents it still has."""

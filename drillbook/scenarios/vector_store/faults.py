@@ -7,7 +7,7 @@
 "Destroyed" moves the directories out of Weaviate's reach, into a quarantine directory, instead of
 deleting them: the drill must recover from the backup in S3 alone, and the undo can still give
 the environment its exact data back whatever the drill's outcome. The undo is journaled as data
-(`drillbook.engine.undo_handlers`), so a run that dies mid-drill is undone by the next one.
+(`drillbook.core.undo_handlers`), so a run that dies mid-drill is undone by the next one.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from drillbook.engine.steps import Fault
-from drillbook.engine.undo_handlers import handler_undo, undo_handler
+from drillbook.core.platform import Platform
+from drillbook.core.steps import Fault
+from drillbook.core.undo_handlers import handler_undo, undo_handler
 from drillbook.errors import FaultFailed
-from drillbook.faults.process import kill_replicas
-from drillbook.platforms.base import Platform
+from drillbook.scenarios.workloads.faults import kill_replicas
 
 READY_TIMEOUT_SECONDS = 120.0
 _DATA = "weaviate-data"

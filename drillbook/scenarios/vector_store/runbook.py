@@ -14,9 +14,9 @@ from typing import Any
 
 from drillbook.backup.weaviate import VectorStoreBackups
 from drillbook.config.model import Component
-from drillbook.engine.steps import RecoveryStep
-from drillbook.platforms.base import Platform
-from drillbook.runbook.workloads import await_replacement, replaces_killed_pods
+from drillbook.core.platform import Platform
+from drillbook.core.steps import RecoveryStep
+from drillbook.scenarios.workloads.runbook import replace_pod
 
 POD_READY_TIMEOUT_SECONDS = 300.0
 """The plan's `kubectl wait ... --timeout=5m`."""
@@ -36,12 +36,8 @@ def restart_vector_store(
     """Option A: replace the Weaviate pod and wait until it is ready."""
 
     def run() -> Mapping[str, Any]:
-        if replaces_killed_pods(platform):
-            # The StatefulSet has recreated weaviate-0 already: only the wait remains.
-            return await_replacement(platform, component, ready_timeout=ready_timeout)
-        platform.restart(component.name)
-        waited = platform.wait_until_ready(component.name, timeout=ready_timeout)
-        return {"ready_after_seconds": round(waited, 4)}
+        # Where the StatefulSet has recreated weaviate-0 already, only the wait remains.
+        return replace_pod(platform, component, ready_timeout=ready_timeout)
 
     namespace = _namespace(component)
     return RecoveryStep(

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from drillbook.config.model import Component
-from drillbook.engine.steps import RecoveryStep
-from drillbook.platforms.base import Platform
+from drillbook.core.platform import Platform
+from drillbook.core.steps import RecoveryStep
 
 
 def replaces_killed_pods(platform: Platform) -> bool:
@@ -26,6 +26,25 @@ def await_replacement(
     return {"replaced_by": "its controller", "ready_after_seconds": round(waited, 4)}
 
 
+def replace_pod(
+    platform: Platform, component: Component, *, ready_timeout: float
+) -> dict[str, Any]:
+    """The plan's `kubectl delete pod X && kubectl wait --for=condition=ready` on a workload of
+    one pod (a StatefulSet's): where the controller has replaced a killed pod already, only the
+    wait; elsewhere the pod replaced, then awaited."""
+    if replaces_killed_pods(platform):
+        return await_replacement(platform, component, ready_timeout=ready_timeout)
+    return _restart_and_wait(platform, component, ready_timeout=ready_timeout)
+
+
+def _restart_and_wait(
+    platform: Platform, component: Component, *, ready_timeout: float
+) -> dict[str, Any]:
+    platform.restart(component.name)
+    waited = platform.wait_until_ready(component.name, timeout=ready_timeout)
+    return {"ready_after_seconds": round(waited, 4)}
+
+
 def _workload(component: Component) -> str:
     return component.workload or f"deployment/{component.name}"
 
@@ -40,9 +59,7 @@ def restart_workload(
     """`kubectl rollout restart` then `kubectl rollout status`: every replica replaced and ready."""
 
     def run() -> Mapping[str, Any]:
-        platform.restart(component.name)
-        waited = platform.wait_until_ready(component.name, timeout=ready_timeout)
-        return {"ready_after_seconds": round(waited, 4)}
+        return _restart_and_wait(platform, component, ready_timeout=ready_timeout)
 
     return RecoveryStep(
         name=f"rollout restart {component.name}",

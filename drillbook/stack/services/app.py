@@ -9,9 +9,11 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from drillbook.core.contracts import JWT_ENV
+from drillbook.platforms.env_overlay import env_file_of
 from drillbook.platforms.local import LocalComponent
 from drillbook.stack.haproxy_runtime import SOCKET_NAME, in_rotation
-from drillbook.stack.launch import env_file_of, launch_command
+from drillbook.stack.launch import launch_command
 from drillbook.stack.layout import Program
 from drillbook.stack.probing import http_ready
 from drillbook.stack.services.base import StackContext
@@ -27,7 +29,7 @@ def app_command(port: int) -> list[str]:
         sys.executable,
         "-m",
         "uvicorn",
-        "drillbook.stack.reference_service.app:app",
+        "eleanor_reference.app:app",
         "--host",
         "127.0.0.1",
         "--port",
@@ -54,7 +56,7 @@ class AppService:
                     ),
                     environment={
                         **ctx.app_env,
-                        "JWT_SECRET": ctx.secrets["jwt"],
+                        JWT_ENV: ctx.secrets["jwt"],
                         "ELEANOR_REPLICA": f"app-{index}",
                         "PYTHONUNBUFFERED": "1",
                     },

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from drillbook.core.contracts import API_KEY_ENV, PROVIDER_ENV
 from drillbook.stack.services.base import StackContext
 
 JWT = "jwt"
@@ -31,9 +32,9 @@ def ensure_app_secrets(ctx: StackContext) -> None:
     proxy = ctx.take_port("proxy")
     ctx.app_env.update(
         {
-            "ELEANOR_SECURITY__SECRET_PROVIDER": "env",
+            PROVIDER_ENV: "env",
             "ELEANOR_SECURITY__SECRETS_CACHE_TTL": str(CACHE_TTL_SECONDS),
-            "ELEANOR_LLM_API_KEY": api_key,
+            API_KEY_ENV: api_key,
             # The LLM API is the replicas' own stand-in (secrets_routes.py), through the proxy:
             # the drill must not leave the machine. It knows only the key's hash.
             "ELEANOR_LLM_API_URL": f"http://127.0.0.1:{proxy}/llm-stub",

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from drillbook.config.model import DrillbookConfig
+from drillbook.core.polling import poll_until
 from drillbook.errors import StackError
 from drillbook.platforms.local import LocalComponent
 from drillbook.stack.binaries import require_binary
@@ -200,10 +200,9 @@ class RedisService:
 
 def wait_until_sentinels_converged(stack: LocalStack, *, timeout: float) -> None:
     peers = len(SENTINELS) - 1
-    deadline = time.monotonic() + timeout
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        views = []
+
+    def views() -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
         for name in SENTINELS:
             client = redis.Redis(
                 host="127.0.0.1",
@@ -214,27 +213,32 @@ def wait_until_sentinels_converged(stack: LocalStack, *, timeout: float) -> None
             )
             try:
                 answer = client.sentinel_master(MASTER_NAME)
-                views.append(answer if isinstance(answer, dict) else {"error": "no answer"})
+                seen.append(answer if isinstance(answer, dict) else {"error": "no answer"})
             except redis.RedisError as exc:
-                views.append({"error": str(exc)})
+                seen.append({"error": str(exc)})
             finally:
                 client.close()
+        return seen
+
+    def converged(seen: list[dict[str, Any]]) -> bool:
         ready = [
             v
-            for v in views
+            for v in seen
             if int(v.get("num-other-sentinels", -1)) >= peers and int(v.get("num-slaves", 0)) >= 1
         ]
-        if len(ready) == len(SENTINELS):
-            return
+        return len(ready) == len(SENTINELS)
+
+    def not_converged(seen: list[dict[str, Any]]) -> StackError:
         last = "; ".join(
             f"{name}: {v.get('error') or (v.get('num-other-sentinels'), v.get('num-slaves'))}"
-            for name, v in zip(SENTINELS, views, strict=True)
+            for name, v in zip(SENTINELS, seen, strict=True)
         )
-        time.sleep(_POLL_SECONDS)
-    raise StackError(
-        f"the Sentinels did not discover each other and the replica within {timeout:.0f}s "
-        f"(other sentinels, replicas seen: {last})"
-    )
+        return StackError(
+            f"the Sentinels did not discover each other and the replica within {timeout:.0f}s "
+            f"(other sentinels, replicas seen: {last})"
+        )
+
+    poll_until(views, converged, timeout=timeout, interval=_POLL_SECONDS, give_up=not_converged)
 
 
 def redis_ready(url: str) -> Callable[[], bool]:

@@ -65,7 +65,7 @@ class SecretsManagerService:
     """Its start needs only supervisord: it runs beside the other data services' starts."""
 
     def start(self, stack: LocalStack) -> None:
-        from drillbook.secrets.stores import embedded_store
+        from drillbook.stack.secret_stores import embedded_store
 
         platform = stack.platform()
         platform.start(COMPONENT)

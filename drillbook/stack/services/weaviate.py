@@ -223,7 +223,7 @@ def create_precedent_collection(url: str) -> bool:
     """Create the `Precedent` collection if it does not exist; True when it was created.
 
     The schema is the stack's job, done once at first start (as a migration would), never the
-    service's: see drillbook.stack.reference_service.precedents for why.
+    service's: see eleanor_reference.precedents for why.
     """
     with httpx.Client(base_url=url, timeout=10.0) as client:
         existing = client.get(f"/v1/schema/{COLLECTION}")

@@ -1,0 +1,35 @@
+"""Every companion kind drillbook knows, in start order (drillbook.core.companions)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drillbook.core.companions import Companion
+    from drillbook.engine.drill import Drill, DrillIdentity
+    from drillbook.target import Target
+
+CompanionFactory = Callable[["Target", "DrillIdentity"], "Companion[Drill] | None"]
+
+
+def companion_factories() -> list[CompanionFactory]:
+    """Every companion kind drillbook knows, in start order (imported lazily: optional deps)."""
+    from drillbook.backup.companion import backup_companion
+    from drillbook.companions.cache_watch import cache_watch_companion
+    from drillbook.companions.pod_recovery import pod_recovery_companion
+    from drillbook.ledger.configuration import configuration_companion
+    from drillbook.ledger.writer import ledger_companion
+    from drillbook.load.companion import load_companion
+    from drillbook.scenarios.vector_store.companion import precedent_ledger
+
+    # The load last: its start waits for a baseline of traffic, which then covers the others.
+    return [
+        pod_recovery_companion,
+        cache_watch_companion,
+        precedent_ledger,
+        configuration_companion,
+        backup_companion,
+        ledger_companion,
+        load_companion,
+    ]

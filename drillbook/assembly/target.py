@@ -1,0 +1,55 @@
+"""Opening the target: the embedded stack (started or attached) or a Kubernetes context, with
+every undo executor wired and what a dead run left pending replayed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from drillbook.assembly.undo import finish_opening
+from drillbook.config.model import DrillbookConfig
+from drillbook.engine.undo import UndoJournal
+from drillbook.errors import ConfigError
+from drillbook.probes.auth import TokenProvider
+from drillbook.stack.local_stack import LocalStack, attach, start_stack
+from drillbook.target import REUSED_STACK_DIR, Target
+
+
+def open_target(config: DrillbookConfig) -> Target:
+    """Connect to (or start) the configured target and undo what a dead run left behind."""
+    if config.platform == "kubernetes":
+        from drillbook.assembly.kubernetes_target import open_kubernetes_target
+
+        return open_kubernetes_target(config)
+    if config.target.base_url is not None:
+        raise ConfigError(
+            f"{config.source}: key 'target.base_url': found {config.target.base_url!r}, but "
+            "platform 'local' drills the embedded stack, which provides its own address; "
+            'remove target.base_url (or choose platform = "kubernetes" for a deployment)'
+        )
+    stack = _local_stack(config)
+    resolved = stack.configure(config)
+    journal = UndoJournal(stack.run_dir / "undo-journal.jsonl")
+    platform = stack.platform()
+    target = Target(
+        config=resolved,
+        platform=platform,
+        tokens=TokenProvider(resolved.target.auth, secret=stack.jwt_secret),
+        journal=journal,
+        stack=stack,
+    )
+    return finish_opening(target)
+
+
+def _local_stack(config: DrillbookConfig) -> LocalStack:
+    if config.stack.reuse:
+        run_dir = Path(config.stack.run_dir) if config.stack.run_dir else REUSED_STACK_DIR.resolve()
+        existing = attach(run_dir)
+        if existing is not None:
+            return existing
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return start_stack(config, run_dir=run_dir)
+    if config.stack.run_dir:
+        return start_stack(config, run_dir=Path(config.stack.run_dir))
+    return start_stack(config, run_dir=Path(tempfile.mkdtemp(prefix="drillbook-stack-")))

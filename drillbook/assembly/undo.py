@@ -1,0 +1,33 @@
+"""What every opened target gets before it is drilled: the undo executors that are not
+platform verbs, and the replay of the undos a dead run left pending."""
+
+from __future__ import annotations
+
+import logging
+
+from drillbook.engine.undo import replay_pending
+from drillbook.target import Target
+
+log = logging.getLogger(__name__)
+
+
+def finish_opening(target: Target) -> Target:
+    """Wire the undo executors that are not platform verbs, then replay what a dead run left.
+
+    Every platform gets the same two: a secret restored in its store, and a drillbook undo
+    handler (e.g. a data directory put back). The replay comes last, once every executor a
+    journaled undo may name is there.
+    """
+    from drillbook.core.undo_handlers import HANDLER_PLATFORM, handler_executor
+    from drillbook.scenarios.secrets.stores import UNDO_PLATFORM, secrets_undo
+
+    target.undo_executors[UNDO_PLATFORM] = secrets_undo(target)
+    target.undo_executors[HANDLER_PLATFORM] = handler_executor(target.platform)
+    target.replayed_undos = replay_pending(target.journal, target.apply_undo)
+    for outcome in target.replayed_undos:
+        log.warning(
+            "replayed an undo left pending by an earlier run: %s (%s)",
+            outcome.action.description,
+            "ok" if outcome.ok else outcome.error,
+        )
+    return target
