@@ -229,3 +229,73 @@ def breach_kind(message: str) -> BreachKind:
     """The objective a breach message names: judges phrase every message "RTO breach..." or
     "RPO breach..." (data objectives: RPO, evidence and configuration loss)."""
     return "rto" if message.startswith("RTO breach") else "rpo"
+
+
+def record_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of `DrillRecord.to_json()`, derived from the dataclasses
+    so that it cannot drift from them (docs/drill-record.schema.json is this, generated:
+    `python -c "import json; from drillbook.core.record import record_json_schema as s;
+    print(json.dumps(s(), indent=2))" > docs/drill-record.schema.json`)."""
+    definitions: dict[str, Any] = {}
+
+    def of(annotation: str) -> dict[str, Any]:
+        text = annotation.replace(" ", "")
+        if text.endswith("|None"):
+            return {"anyOf": [of(text[: -len("|None")]), {"type": "null"}]}
+        simple = {"str": "string", "float": "number", "int": "integer", "bool": "boolean"}
+        if text in simple:
+            return {"type": simple[text]}
+        if text in ("Outcome", "BreachKind"):
+            values = _OUTCOMES if text == "Outcome" else _BREACH_KINDS
+            return {"type": "string", "enum": list(values)}
+        if text.startswith("Mapping["):
+            return {"type": "object"}
+        if text.startswith("tuple[tuple[str,str]"):  # checks_not_run: name and reason
+            return {"type": "array", "items": _pair("reason", {"type": "string"})}
+        if text.startswith("tuple[tuple[str,float]"):  # phases: name and seconds
+            return {"type": "array", "items": _pair("seconds", {"type": "number"})}
+        if text.startswith("tuple["):
+            return {"type": "array", "items": of(text[len("tuple[") : text.index(",")])}
+        kind = _FIGURES[text]
+        if text not in definitions:
+            definitions[text] = {}  # placeholder: the recursion stops here
+            definitions[text] = object_schema(kind)
+        return {"$ref": f"#/$defs/{text}"}
+
+    def object_schema(kind: Any) -> dict[str, Any]:
+        fields = kind.__dataclass_fields__
+        return {
+            "type": "object",
+            "properties": {name: of(str(f.type)) for name, f in fields.items()},
+            "required": list(fields),
+        }
+
+    schema = object_schema(DrillRecord)
+    schema["properties"]["schema_version"] = {"const": RECORD_SCHEMA_VERSION}
+    schema["required"].append("schema_version")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "drillbook drill record",
+        **schema,
+        "$defs": definitions,
+    }
+
+
+def _pair(second: str, kind: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, second: kind},
+        "required": ["name", second],
+    }
+
+
+_OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
+_BREACH_KINDS: tuple[str, ...] = ("rto", "rpo")
+_FIGURES: dict[str, Any] = {
+    "RtoFigure": RtoFigure,
+    "RpoFigure": RpoFigure,
+    "LoadFigure": LoadFigure,
+    "LoadPhase": LoadPhase,
+    "Breach": Breach,
+    "CheckRecord": CheckRecord,
+}

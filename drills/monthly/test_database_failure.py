@@ -66,9 +66,10 @@ def test_data_file_damaged_restored_by_pitr(
     drill: Drill, database: Component, database_backups: DatabaseBackups
 ) -> None:
     """A data file is damaged: restored from the base backup and the WAL, no evidence lost."""
-    database_backups.take_dump()  # the plan's daily backup
-    database_backups.take_base_backup()  # with the WAL archive: point-in-time recovery
-    drill.clock.sleep(WRITES_AFTER_BACKUP_SECONDS)
+    with drill.phase("backup", "backup: the daily pg_dump, a base backup, writes after them"):
+        database_backups.take_dump()  # the plan's daily backup
+        database_backups.take_base_backup()  # with the WAL archive: point-in-time recovery
+        drill.clock.sleep(WRITES_AFTER_BACKUP_SECONDS)
     drill.inject(damage_data_file(drill.platform, database_backups.db, database))
     drill.wait_until_detected()
     drill.recover(restore_database_from_backup(database_backups, pitr="latest"))
@@ -94,8 +95,9 @@ def test_data_file_damaged_restored_from_daily_dump_loses_evidence(
     drill: Drill, database: Component, database_backups: DatabaseBackups
 ) -> None:
     """A data file is damaged and only the daily dump exists: evidence since it is lost."""
-    database_backups.take_dump()
-    drill.clock.sleep(WRITES_AFTER_BACKUP_SECONDS)
+    with drill.phase("backup", "backup: the daily pg_dump, writes after it"):
+        database_backups.take_dump()
+        drill.clock.sleep(WRITES_AFTER_BACKUP_SECONDS)
     drill.inject(damage_data_file(drill.platform, database_backups.db, database))
     drill.wait_until_detected()
     drill.recover(restore_database_from_backup(database_backups))

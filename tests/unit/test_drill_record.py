@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from drillbook.core.record import RECORD_SCHEMA_VERSION, DrillRecord, LoadFigure, LoadPhase
+from drillbook.core.record import (
+    RECORD_SCHEMA_VERSION,
+    DrillRecord,
+    LoadFigure,
+    LoadPhase,
+    record_json_schema,
+)
 from drillbook.engine.record import record_of
 from drillbook.errors import ObjectiveBreached
 from drillbook.reporting.run_file import run_document, write_run_file
@@ -122,3 +128,25 @@ def test_summary_names_the_provider_and_the_load_by_phase(tmp_path: Path) -> Non
     assert "application-failure / test [vault]" in row
     assert "fault 100% / after 0% of 100" in row
     assert DrillRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "drill-record.schema.json"
+
+
+def test_the_record_has_a_json_schema_with_its_version(tmp_path: Path) -> None:
+    import jsonschema
+
+    schema = record_json_schema()
+    assert json.loads(SCHEMA.read_text()) == schema, (
+        "docs/drill-record.schema.json is stale: regenerate it as record_json_schema's "
+        "docstring says"
+    )
+    record = run_drill(tmp_path).to_json()
+    jsonschema.validate(json.loads(json.dumps(record)), schema)
+    record["schema_version"] = RECORD_SCHEMA_VERSION + 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(record, schema)
+    del record["rto"]
+    record["schema_version"] = RECORD_SCHEMA_VERSION
+    with pytest.raises(jsonschema.ValidationError, match="'rto' is a required property"):
+        jsonschema.validate(record, schema)
