@@ -151,9 +151,10 @@ def resolve_config(config: pytest.Config) -> DrillbookConfig:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(scenario, tier='critical', option='', cadence=None): a disaster-recovery "
-        "drill of the plan's `scenario`; `tier` picks the RTO objective "
-        "(critical | non_critical | full); `option` names the recovery option (Allure story).",
+        f"{MARKER}(scenario, component, option='', cadence=None): a disaster-recovery "
+        "drill of the plan's `scenario`; `component` (a role or name in the configuration) "
+        "is what the drill is about: its tier there picks the RTO objective; `option` names "
+        "the recovery option (Allure story).",
     )
     # Fail fast, with one message, on a bad configuration file or option: before collection,
     # not as an error of every drill.
@@ -266,7 +267,7 @@ def drill(request: pytest.FixtureRequest) -> Iterator[Any]:
     failure: str | None = None
     try:
         # The marker is checked before the target is touched: a typo starts no stack.
-        validate_marker(request.node.nodeid, marker_kwargs)
+        validate_marker(request.node.nodeid, marker_kwargs, resolve_config(request.config))
     except InvalidDrill as exc:
         failure = f"{type(exc).__name__}: {exc}"
     if failure is not None:

@@ -15,7 +15,6 @@ from drillbook.config.model import Component, DrillbookConfig
 from drillbook.core.platform import Platform
 from drillbook.core.undo import UndoAction, UndoOutcome
 from drillbook.engine.undo import UndoJournal
-from drillbook.errors import ConfigError
 from drillbook.probes.auth import TokenProvider
 from drillbook.stack.local_stack import LocalStack
 
@@ -54,17 +53,7 @@ class Target:
         return self.config.target.base_url
 
     def component(self, role_or_name: str) -> Component:
-        components = self.config.target.components
-        if role_or_name in components:
-            return components[role_or_name]
-        for component in components.values():
-            if component.role == role_or_name:
-                return component
-        known = ", ".join(f"{c.name} ({c.role})" for c in components.values()) or "none"
-        raise ConfigError(
-            f"{self.config.source}: key 'target.components': no component named or with role "
-            f"'{role_or_name}' (found: {known}); add a [target.components.{role_or_name}] table"
-        )
+        return self.config.component(role_or_name)
 
     def close(self) -> None:
         while self.closers:

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from drillbook.assembly.companions import companion_factories
-from drillbook.config.model import TIERS, HttpProbe, Tier
+from drillbook.config.model import DrillbookConfig, HttpProbe, Tier
 from drillbook.core.clock import SystemClock
 from drillbook.core.observer import DrillObserver
 from drillbook.core.timeline import Timeline
 from drillbook.engine.drill import Drill, DrillIdentity, ProbeSet
 from drillbook.engine.prober import BackgroundProber
 from drillbook.engine.undo import UndoStack
-from drillbook.errors import InvalidDrill
+from drillbook.errors import ConfigError, InvalidDrill
 from drillbook.probes.http import HttpProber
 from drillbook.target import Target
 
@@ -30,23 +30,34 @@ def _cadence(item: pytest.Item, explicit: object) -> str:
     return "ad hoc"
 
 
-def validate_marker(nodeid: str, marker: Mapping[str, Any]) -> None:
-    """Refuse a drill marker that cannot describe a drill, before anything is started."""
+def validate_marker(nodeid: str, marker: Mapping[str, Any], config: DrillbookConfig) -> Tier:
+    """Refuse a drill marker that cannot describe a drill, before anything is started; the
+    drill's tier, which is its component's in the configuration (the one place tiers are set)."""
     if not marker.get("scenario"):
         raise InvalidDrill(
             f"{nodeid}: the `drill` fixture needs @pytest.mark.drill(scenario=...) naming the "
             'plan\'s scenario, e.g. scenario="application-failure"'
         )
-    tier = marker.get("tier", "critical")
-    if tier not in TIERS:
+    if "tier" in marker:
         raise InvalidDrill(
-            f"{nodeid}: drill marker tier={tier!r}, expected one of {', '.join(TIERS)}"
+            f"{nodeid}: drill marker tier={marker['tier']!r}: a drill's tier (which RTO "
+            "objective applies) comes from the configuration, [target.components.<name>] tier; "
+            'name the component the drill is about instead, e.g. component="cache"'
         )
+    component = marker.get("component")
+    if not isinstance(component, str) or not component:
+        raise InvalidDrill(
+            f"{nodeid}: the `drill` marker needs component=... naming the component (by role "
+            'or name) whose tier the drill is judged by, e.g. component="app"'
+        )
+    try:
+        return config.tier_of(component)
+    except ConfigError as exc:
+        raise InvalidDrill(f"{nodeid}: drill marker component={component!r}: {exc}") from None
 
 
 def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) -> Drill:
-    validate_marker(item.nodeid, marker)
-    tier_value: Tier = marker.get("tier", "critical")
+    tier_value = validate_marker(item.nodeid, marker, target.config)
     doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
     identity = DrillIdentity(
         scenario=str(marker["scenario"]),

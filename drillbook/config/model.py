@@ -49,6 +49,7 @@ from drillbook.config.sections.secrets import (
 from drillbook.config.sections.stack import StackSettings
 from drillbook.config.sections.target import TargetConfig
 from drillbook.config.sections.verification import VerificationSettings
+from drillbook.errors import ConfigError
 
 __all__ = [
     "COMPONENT_ROLES",
@@ -168,6 +169,36 @@ class DrillbookConfig:
             "The secrets providers of scenario 5 and the names of the secrets in them.",
         ),
     )
+
+    def component(self, role_or_name: str) -> Component:
+        """The component named `role_or_name`, else the first with that role."""
+        components = self.target.components
+        if role_or_name in components:
+            return components[role_or_name]
+        for component in components.values():
+            if component.role == role_or_name:
+                return component
+        known = ", ".join(f"{c.name} ({c.role})" for c in components.values()) or "none"
+        raise ConfigError(
+            f"{self.source}: key 'target.components': no component named or with role "
+            f"'{role_or_name}' (found: {known}); add a [target.components.{role_or_name}] table"
+        )
+
+    def tier_of(self, role_or_name: str) -> Tier:
+        """The tier of a component (by name), or of every component with that role, which must
+        agree: the configuration is the one place a tier is set."""
+        if role_or_name in self.target.components:
+            return self.target.components[role_or_name].tier
+        self.component(role_or_name)  # an unknown one: the message names what there is
+        tiers = {c.name: c.tier for c in self.target.components.values() if c.role == role_or_name}
+        if len(set(tiers.values())) > 1:
+            each = ", ".join(f"{name} is {tier}" for name, tier in tiers.items())
+            raise ConfigError(
+                f"{self.source}: key 'target.components': the components with role "
+                f"'{role_or_name}' have different tiers ({each}); name one of them in the "
+                "drill's marker (component=...) or give them the same tier"
+            )
+        return next(iter(tiers.values()))
 
     def with_base_url(self, url: str) -> DrillbookConfig:
         """A copy whose target answers at `url` (how the embedded stack fills in its address)."""

@@ -21,7 +21,7 @@ from drillbook.scenarios.common import (
 from drillbook.scenarios.workloads.faults import kill_replicas, scale_down
 from drillbook.scenarios.workloads.runbook import restart_workload, scale_workload
 
-pytestmark = pytest.mark.drill(scenario="application-failure", tier="critical")
+pytestmark = pytest.mark.drill(scenario="application-failure", component="app")
 
 # How long the service is watched after losing one replica: long enough for the proxy's health
 # checks to mark it down (2 x 250 ms) many times over.

@@ -19,7 +19,7 @@ from drillbook.backup.local import DatabaseBackups
 from drillbook.engine.drill import Drill
 from drillbook.scenarios.database.checks import backups_current, newest_backup_restores
 
-pytestmark = pytest.mark.drill(scenario="database-backup", tier="critical")
+pytestmark = pytest.mark.drill(scenario="database-backup", component="database")
 
 
 @pytest.mark.drill(option="restore test of the newest backup")

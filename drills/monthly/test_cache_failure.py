@@ -44,7 +44,7 @@ from drillbook.scenarios.common import (
 )
 from drillbook.scenarios.workloads.faults import kill_replicas
 
-pytestmark = pytest.mark.drill(scenario="cache-failure", tier="non_critical")
+pytestmark = pytest.mark.drill(scenario="cache-failure", component="cache")
 
 VERIFY = (
     health_checks_pass,

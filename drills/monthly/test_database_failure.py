@@ -36,7 +36,7 @@ from drillbook.scenarios.database.checks import (
 from drillbook.scenarios.database.faults import damage_data_file, kill_database
 from drillbook.scenarios.database.runbook import restart_database_pod, restore_database_from_backup
 
-pytestmark = pytest.mark.drill(scenario="database-failure", tier="critical")
+pytestmark = pytest.mark.drill(scenario="database-failure", component="database")
 
 # Evidence written after the backups and before the fault: what only the WAL still holds.
 WRITES_AFTER_BACKUP_SECONDS = 2.0

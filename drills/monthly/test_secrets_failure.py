@@ -77,7 +77,7 @@ from drillbook.secrets.store import SecretStore
 from drillbook.target import Target
 from fixtures.secrets import break_glass
 
-pytestmark = pytest.mark.drill(scenario="secrets-management-failure", tier="critical")
+pytestmark = pytest.mark.drill(scenario="secrets-management-failure", component="app")
 
 
 def _label(store: SecretStore) -> None:

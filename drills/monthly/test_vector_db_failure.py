@@ -41,7 +41,7 @@ from drillbook.scenarios.vector_store.faults import (
 )
 from drillbook.scenarios.vector_store.runbook import restart_vector_store, restore_vector_store
 
-pytestmark = pytest.mark.drill(scenario="vector-database-failure", tier="non_critical")
+pytestmark = pytest.mark.drill(scenario="vector-database-failure", component="vector_store")
 
 VERIFICATION = (
     weaviate_connectivity,

@@ -51,7 +51,7 @@ def _load(drill: Drill) -> LoadCompanion:
     return companion
 
 
-@pytest.mark.drill(scenario="application-failure", tier="critical", option="load in an outage")
+@pytest.mark.drill(scenario="application-failure", component="app", option="load in an outage")
 def test_load_shows_errors_during_an_outage_and_normal_figures_after(
     drill: Drill, app: Component
 ) -> None:

@@ -21,7 +21,7 @@ SLACK_SECONDS = 0.2
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3])
-@pytest.mark.drill(scenario="application-failure", tier="critical", option="ground truth")
+@pytest.mark.drill(scenario="application-failure", component="app", option="ground truth")
 def test_measured_rto_lies_within_one_interval_of_ground_truth(
     drill: Drill, app: Component, attempt: int
 ) -> None:

@@ -26,7 +26,7 @@ def test_options_are_registered_with_help(pytester: pytest.Pytester) -> None:
 
 def test_drill_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.drill(scenario, tier='critical'*"])
+    result.stdout.fnmatch_lines(["@pytest.mark.drill(scenario, component, option=''*"])
 
 
 def test_strict_markers_accept_drill(pytester: pytest.Pytester) -> None:
@@ -98,16 +98,50 @@ def test_drill_without_scenario_fails_before_the_stack_starts(pytester: pytest.P
     assert "Traceback" not in out
 
 
-def test_unknown_tier_fails_before_the_stack_starts(pytester: pytest.Pytester) -> None:
+def test_a_tier_in_the_marker_is_refused_before_the_stack_starts(
+    pytester: pytest.Pytester,
+) -> None:
+    # One source for a drill's tier: its component's in the configuration.
     pytester.makepyfile(
         """
         import pytest
 
-        @pytest.mark.drill(scenario="application-failure", tier="urgent")
-        def test_bad_tier(drill):
+        @pytest.mark.drill(scenario="application-failure", tier="critical")
+        def test_tier_in_marker(drill):
             pass
         """
     )
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*tier='urgent', expected one of critical, non_critical, full*"])
+    result.stdout.fnmatch_lines(
+        ["*comes from the configuration, [[]target.components.<name>[]] tier*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_an_unknown_component_fails_before_the_stack_starts(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.drill(scenario="application-failure", component="mainframe")
+        def test_bad_component(drill):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*component='mainframe'*no component named or with role 'mainframe'*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_the_tier_is_the_components_in_the_configuration(pytester: pytest.Pytester) -> None:
+    from drillbook.assembly.drill import validate_marker
+    from drillbook.config.loader import load_config
+
+    config = load_config(None)
+    marker = {"scenario": "cache-failure", "component": "cache"}
+    assert validate_marker("n", marker, config) == config.target.components["cache"].tier
+    assert validate_marker("n", {**marker, "component": "app"}, config) == "critical"
