@@ -97,7 +97,7 @@ def test_performance_check_fails_when_latency_stays_degraded(
     behind_proxy = dataclasses.replace(
         drill_target, config=drill_target.config.with_base_url(slow_proxy.url)
     )
-    marker = {"scenario": "application-failure", "tier": "critical", "option": "slow path"}
+    marker = {"scenario": "application-failure", "component": "app", "option": "slow path"}
     drill = build_drill(behind_proxy, request.node, marker)
     try:
         drill.begin()
