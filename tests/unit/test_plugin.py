@@ -137,7 +137,7 @@ def test_an_unknown_component_fails_before_the_stack_starts(pytester: pytest.Pyt
     assert "Traceback" not in result.stdout.str()
 
 
-def test_the_tier_is_the_components_in_the_configuration(pytester: pytest.Pytester) -> None:
+def test_the_tier_is_the_components_in_the_configuration() -> None:
     from drillbook.assembly.drill import validate_marker
     from drillbook.config.loader import load_config
 
