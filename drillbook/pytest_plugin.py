@@ -31,7 +31,7 @@ from drillbook.target import Target
 MARKER = "drill"
 _DRILL_KEY = pytest.StashKey["Any"]()
 _CONFIG_KEY = pytest.StashKey[DrillbookConfig]()
-_VERDICT_KEY = pytest.StashKey[tuple[str, BaseException | None]]()
+_VERDICT_KEY = pytest.StashKey[tuple[Outcome, BaseException | None]]()
 _RECORDS_KEY = pytest.StashKey[list[DrillRecord]]()
 _RUN_FILE_KEY = pytest.StashKey[Path]()
 _CALL_RECORD_KEY = pytest.StashKey[DrillRecord]()
@@ -335,10 +335,10 @@ def _remember_verdict(item: pytest.Item, call: pytest.CallInfo[None], report: An
     call_record = item.stash.get(_CALL_RECORD_KEY, None)
     try:
         if call_record is not None:
-            record = dataclasses.replace(call_record, outcome=_as_outcome(verdict_name))
+            record = dataclasses.replace(call_record, outcome=verdict_name)
         else:  # the drill never reached its call (its baseline failed): recorded now
             record = record_of(
-                drill, nodeid=item.nodeid, outcome=_as_outcome(verdict_name), error=error
+                drill, nodeid=item.nodeid, outcome=verdict_name, error=error
             )
     except Exception as exc:  # a broken record must not turn the drill's verdict
         sys.stderr.write(f"drillbook: no record for {item.nodeid}: {exc!r}\n")
@@ -346,7 +346,7 @@ def _remember_verdict(item: pytest.Item, call: pytest.CallInfo[None], report: An
     item.config.stash.setdefault(_RECORDS_KEY, []).append(record)
 
 
-def _outcome(report: Any, error: BaseException | None) -> str | None:
+def _outcome(report: Any, error: BaseException | None) -> Outcome | None:
     """The drill's verdict from one phase's report; None when that phase decides nothing."""
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else "xpassed"
@@ -356,11 +356,6 @@ def _outcome(report: Any, error: BaseException | None) -> str | None:
         # A drill that ran and missed the plan is red ("failed"); anything else is broken.
         return "failed" if report.when == "call" and isinstance(error, AssertionError) else "error"
     return "passed" if report.when == "call" else None
-
-
-def _as_outcome(name: str) -> Outcome:
-    outcomes: tuple[Outcome, ...] = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
-    return next(o for o in outcomes if o == name)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

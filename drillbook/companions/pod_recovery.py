@@ -288,9 +288,6 @@ class _FaultClock:
             component = drill.fault.undo.args.get("component")
             self._companion.fault_injected(component if isinstance(component, str) else None)
 
-    def figures(self, drill: Drill, figures: Mapping[str, Any]) -> None:
-        return None
-
     def drill_finished(self, drill: Drill) -> None:
         return None
 

@@ -28,6 +28,12 @@ class Attachment:
 
 
 class Companion(Protocol[DrillT]):
+    """An activity beside the drill. Two methods are optional: `prepare(drill)`, called before
+    any companion starts, to launch something slow to start up (Locust) so that its start-up
+    overlaps the others'; and `seconds_at_work()`, how long it has been fully at work when its
+    start returns (the load waits for its own baseline of traffic), which the drill's baseline
+    counts instead of waiting that long again."""
+
     name: str
 
     def start(self, drill: DrillT) -> None:

@@ -7,7 +7,7 @@ module knows no engine.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
@@ -16,22 +16,19 @@ DrillT = TypeVar("DrillT", contravariant=True)
 
 
 class DrillObserver(Protocol[DrillT]):
+    """Hears a drill's phases as they happen and its end.
+
+    Two notifications are optional, sent only to observers that define them:
+    `waiting(drill, phase, elapsed_seconds, limit_seconds)` while the drill waits for detection
+    or recovery (every poll: throttle on your side), and `recorded(record)` with the drill's
+    `DrillRecord` once it is finished (the figures every report shows).
+    """
+
     def phase_started(self, drill: DrillT, phase: str, title: str) -> None: ...
 
     def phase_finished(self, drill: DrillT, phase: str, error: BaseException | None) -> None: ...
 
-    def figures(self, drill: DrillT, figures: Mapping[str, Any]) -> None: ...
-
     def drill_finished(self, drill: DrillT) -> None: ...
-
-
-class WaitingObserver(DrillObserver[DrillT], Protocol[DrillT]):
-    """An observer that also wants to hear, while the drill waits for detection or recovery,
-    how long it has waited (called every poll: throttle on your side)."""
-
-    def waiting(
-        self, drill: DrillT, phase: str, elapsed_seconds: float, limit_seconds: float
-    ) -> None: ...
 
 
 class ObserverSet:

@@ -8,7 +8,7 @@ verdict rests on is computed from the timeline by drillbook.core.recovery.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -266,7 +266,6 @@ class Drill:
             self.clock.sleep(seconds)
             measurement = self._measure()
             self.measurement = measurement
-            self._publish_figures()
             if measurement.outage_observed:
                 raise DrillFailed(
                     f"the service was expected to absorb the fault but users saw an outage: "
@@ -309,12 +308,10 @@ class Drill:
                         rto_seconds=measurement.rto_seconds,
                         error_bar_seconds=measurement.rto_error_bar_seconds,
                     )
-                    self._publish_figures()
                     return measurement
                 self._waiting("recovered", limit)
                 if self.clock.monotonic() >= deadline:
                     self.measurement = measurement
-                    self._publish_figures()
                     last = [s for s in self.timeline.samples if s.probe in self.probe_names][-3:]
                     origin = self.fault_at or 0.0
                     seen = "; ".join(describe_sample(s, fault_at=origin) for s in last)
@@ -343,7 +340,6 @@ class Drill:
                 "verification",
                 results={r.name: r.passed for r in results},
             )
-            self._publish_figures()
             failed = [r for r in results if not r.passed]
             if failed:
                 raise VerificationFailed(
@@ -378,7 +374,6 @@ class Drill:
                 f"{rto - allowed:.3f}s"
             )
             self.breaches = ([rto_breach] if rto > allowed else []) + breaches
-            self._publish_figures()
             if rto > allowed:
                 raise ObjectiveBreached(rto_breach + "".join(f"; {b}" for b in breaches))
             # A companion that times recovery itself (pods on the server's clock) reports an
@@ -472,9 +467,6 @@ class Drill:
                 durations[event.name] = round(event.at - started[event.name], 4)
         return durations
 
-    def _publish_figures(self) -> None:
-        self.observers.notify("figures", self, self.figures())
-
 
 def _seconds_at_work(companion: Companion[Drill], since_start_returned: float) -> float:
     """How long `companion` has been fully at work: what it says (`seconds_at_work`), or the
@@ -489,11 +481,3 @@ def _seconds_at_work(companion: Companion[Drill], since_start_returned: float) -
 
 def _check_name(check: Check) -> str:
     return getattr(check, "check_name", getattr(check, "__name__", "check"))
-
-
-def figures_text(figures: Mapping[str, Any]) -> str:
-    rto = figures.get("rto_seconds")
-    bar = figures.get("rto_error_bar_seconds")
-    if rto is None:
-        return "RTO: not measured"
-    return f"RTO {rto:.3f} s (-{bar or 0:.3f} s)"

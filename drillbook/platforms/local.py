@@ -300,9 +300,7 @@ class LocalPlatform:
     def _spare_slot(self, comp: LocalComponent, active: Sequence[str]) -> str | None:
         """The first process slot that is neither a desired replica nor running."""
         states = {r.name: r.running for r in self.replicas(comp.name)}
-        return next(
-            (p for p in comp.processes if p not in active and not states.get(p)), None
-        )
+        return next((p for p in comp.processes if p not in active and not states.get(p)), None)
 
     def _wait_serving(self, comp: LocalComponent, process: str, *, timeout: float) -> None:
         """Until the process runs, passes its readiness check and the proxy routes to it."""

@@ -91,10 +91,6 @@ class AllureObserver:
             AttachmentType.JSON,
         )
 
-    def figures(self, drill: Drill, figures: Mapping[str, Any]) -> None:
-        # Figures are written once, at the end, so the report shows the final numbers only.
-        return None
-
     def drill_finished(self, drill: Drill) -> None:
         # What only the live drill has: its timeline, chart, attachments and log tails. The
         # figures come with `recorded`, from the drill's record (as the terminal summary's).

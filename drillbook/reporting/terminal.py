@@ -90,9 +90,6 @@ class TerminalProgress:
             f"gives up at {format_duration(limit)}",
         )
 
-    def figures(self, drill: Drill, figures: object) -> None:
-        """Figures appear in the summary, from the record."""
-
     def drill_finished(self, drill: Drill) -> None:
         """The undo phase already said the drill is over."""
 
