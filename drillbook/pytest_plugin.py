@@ -337,9 +337,7 @@ def _remember_verdict(item: pytest.Item, call: pytest.CallInfo[None], report: An
         if call_record is not None:
             record = dataclasses.replace(call_record, outcome=verdict_name)
         else:  # the drill never reached its call (its baseline failed): recorded now
-            record = record_of(
-                drill, nodeid=item.nodeid, outcome=verdict_name, error=error
-            )
+            record = record_of(drill, nodeid=item.nodeid, outcome=verdict_name, error=error)
     except Exception as exc:  # a broken record must not turn the drill's verdict
         sys.stderr.write(f"drillbook: no record for {item.nodeid}: {exc!r}\n")
         return

@@ -43,6 +43,7 @@ from drillbook.config.sections import (
     objectives,
     probing,
     secrets,
+    sites,
     stack,
     target,
     verification,
@@ -205,6 +206,8 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
     )
     if "stack" in data:
         kwargs["stack"] = stack.parse(context, subtable(context, "stack", data))
+    if "sites" in data:
+        kwargs["sites"] = sites.parse(context, subtable(context, "sites", data))
     if "verification" in data:
         kwargs["verification"] = verification.parse(
             context, subtable(context, "verification", data)

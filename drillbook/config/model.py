@@ -46,6 +46,7 @@ from drillbook.config.sections.secrets import (
     SecretsSettings,
     VaultSecretsSettings,
 )
+from drillbook.config.sections.sites import SitesSettings
 from drillbook.config.sections.stack import StackSettings
 from drillbook.config.sections.target import TargetConfig
 from drillbook.config.sections.verification import VerificationSettings
@@ -128,6 +129,13 @@ class DrillbookConfig:
     stack: StackSettings = field(
         default=StackSettings(),
         metadata=setting(Table(StackSettings), "The embedded local stack."),
+    )
+    sites: SitesSettings = field(
+        default=SitesSettings(),
+        metadata=setting(
+            Table(SitesSettings),
+            "The two sites of the quarterly full DR test (embedded stack, platform local).",
+        ),
     )
     verification: VerificationSettings = field(
         default=VerificationSettings(),

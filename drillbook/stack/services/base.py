@@ -33,6 +33,8 @@ class StackContext:
     """Generated secrets by name; registered with the redactor, kept in a 0600 file."""
     app_env: dict[str, str] = field(default_factory=dict)
     """Environment variables every application replica gets (URLs of its dependencies)."""
+    ports: dict[str, int] = field(default_factory=dict)
+    """Every port taken so far, by name (a site's gateway, laid out last, forwards them all)."""
 
 
 class StackService(Protocol):

@@ -6,7 +6,7 @@ import os
 import pwd
 import shlex
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,12 +37,24 @@ def admin_dsn(port: int) -> str:
 class PostgresService:
     name = "postgres"
 
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+        self.settings = dict(settings or {})
+        """Server settings beyond the stack's own (a primary site's replication and
+        archive_timeout, drillbook.sites), each passed as `-c name=value`."""
+
+    def prepare_data(self, ctx: StackContext, pg_bin: Path) -> str | None:
+        """Create the data directory; returns the user the server runs as."""
+        return init_cluster(pg_bin, ctx.run_dir)
+
     def layout(self, ctx: StackContext) -> list[Program]:
         pg_bin = postgres_bin_dir(ctx.settings.postgres_bin_dir)
         port = ctx.take_port("postgres")
-        user = init_cluster(pg_bin, ctx.run_dir)
+        user = self.prepare_data(ctx, pg_bin)
         archive = prepare_wal_archive(ctx.run_dir, user)
         ctx.app_env["ELEANOR_DATABASE_URL"] = database_dsn(port)
+        extra = [
+            part for name, value in self.settings.items() for part in ("-c", f"{name}={value}")
+        ]
         return [
             Program(
                 group="postgres",
@@ -63,6 +75,7 @@ class PostgresService:
                     "archive_mode=on",
                     "-c",
                     f"archive_command={wal_archive_command(archive)}",
+                    *extra,
                 ],
                 user=user,
                 # SIGINT is PostgreSQL's "fast shutdown": quick and clean for teardown.

@@ -1,0 +1,74 @@
+"""The `[sites]` table: the two-site deployment of the quarterly full DR test (embedded stack)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from drillbook.config.schema import Choice, Context, Duration, Name, Text, build, setting
+
+__all__ = ["SitesSettings", "parse"]
+
+
+@dataclass(frozen=True)
+class SitesSettings:
+    """A primary and a DR site, each a full embedded stack in its own network namespace."""
+
+    primary: str = field(
+        default="primary",
+        metadata=setting(Name(), "Name of the site users reach first (its namespace's suffix)."),
+    )
+    dr: str = field(
+        default="dr",
+        metadata=setting(Name(), "Name of the disaster-recovery site the runbook fails over to."),
+    )
+    subnet: str = field(
+        default="10.213.0.0/24",
+        metadata=setting(
+            Text(),
+            "Private range of the bridge joining the sites (first address: the runner's side, "
+            "then one per site). It must not overlap any network of this machine.",
+        ),
+    )
+    replication: str = field(
+        default="async",
+        metadata=setting(
+            Choice(("async", "sync")),
+            'PostgreSQL streaming replication primary -> DR: "async" (a commit returns once '
+            'flushed locally), or "sync" (evidence writes wait until the DR site has flushed '
+            "them: no acknowledged evidence lost with the primary, at a cost in write latency).",
+        ),
+    )
+    archive_timeout_seconds: float = field(
+        default=10.0,
+        metadata=setting(
+            Duration(),
+            "PostgreSQL's archive_timeout on the primary: a WAL segment is archived (and then "
+            "shipped off-site) at least this often. Keep it well below the RPO.",
+            key="archive_timeout",
+        ),
+    )
+    ship_interval_seconds: float = field(
+        default=0.5,
+        metadata=setting(
+            Duration(),
+            "How often the WAL shipper copies newly archived segments to the off-site store.",
+            key="ship_interval",
+        ),
+    )
+    offsite: str = field(
+        default="continuous",
+        metadata=setting(
+            Choice(("continuous", "daily")),
+            'What the off-site store receives: "continuous" (WAL shipped, base backups, '
+            'Weaviate backups) or "daily" (the plan as written: only the daily pg_dump and '
+            "Weaviate backup).",
+        ),
+    )
+
+
+def parse(context: Context, table: dict[str, Any]) -> SitesSettings:
+    settings = build(context, "sites", table, SitesSettings)
+    if settings.primary == settings.dr:
+        context.fail("sites.dr", table.get("dr"), "a name other than sites.primary")
+    return settings
