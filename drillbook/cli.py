@@ -1,6 +1,7 @@
 """The `drillbook` command: run a cadence of drills and render its report, manage the stack.
 
     drillbook run monthly            # pytest drills/monthly + Allure results + HTML report
+    drillbook run quarterly          # the full DR test on two sites; reports/quarterly/html
     drillbook report                 # render reports/allure-results into reports/html
     drillbook check-config FILE      # validate a configuration and summarise the target
     drillbook stack up | down        # a reusable embedded stack (with --drillbook-reuse-stack)
@@ -38,8 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the drills of a cadence and render the report")
     run.add_argument("cadence", choices=CADENCES)
     run.add_argument("--config", help="drillbook configuration file (default: embedded stack)")
-    run.add_argument("--results", type=Path, default=RESULTS_DIR, help="Allure results dir")
-    run.add_argument("--html", type=Path, default=HTML_DIR, help="HTML report dir")
+    run.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help=f"Allure results dir (default: {RESULTS_DIR}, or reports/quarterly/allure-results)",
+    )
+    run.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        help=f"HTML report dir (default: {HTML_DIR}, or reports/quarterly/html)",
+    )
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="more pytest arguments after --")
 
@@ -60,10 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _render(results: Path, html: Path) -> Path:
+REPORT_NAMES = {
+    "monthly": "drillbook: ELEANOR drills",
+    "quarterly": "drillbook: ELEANOR quarterly full DR test",
+}
+
+
+def cadence_dirs(cadence: str) -> tuple[Path, Path]:
+    """Where a cadence's Allure results and HTML report go by default: the quarterly test keeps
+    its own, so a monthly run never overwrites the last quarterly report (nor the reverse)."""
+    if cadence == "monthly":
+        return RESULTS_DIR, HTML_DIR
+    return Path("reports") / cadence / "allure-results", Path("reports") / cadence / "html"
+
+
+def _render(results: Path, html: Path, name: str = REPORT_NAMES["monthly"]) -> Path:
     from drillbook.reporting.html_report import render_html_report
 
-    index = render_html_report(results, html, single_file=True, name="drillbook: ELEANOR drills")
+    index = render_html_report(results, html, single_file=True, name=name)
     print(f"drillbook: HTML report: {index}")
     return index
 
@@ -77,6 +102,9 @@ def _run(args: argparse.Namespace) -> int:
             f"drillbook: error: {drills}/ not found; run from the repository root", file=sys.stderr
         )
         return 2
+    default_results, default_html = cadence_dirs(args.cadence)
+    args.results = args.results or default_results
+    args.html = args.html or default_html
     extra = [a for a in args.pytest_args if a != "--"]
     pytest_args = [str(drills), f"--alluredir={args.results}", "--clean-alluredir", *extra]
     if args.config:
@@ -85,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
     if code == _NO_TESTS_COLLECTED:
         print(f"drillbook: no {args.cadence} drills were collected from {drills}/")
     if not args.no_report and args.results.exists():
-        _render(args.results, args.html)
+        _render(args.results, args.html, REPORT_NAMES[args.cadence])
     return 0 if code == _NO_TESTS_COLLECTED else code
 
 

@@ -151,6 +151,12 @@ def resolve_config(config: pytest.Config) -> DrillbookConfig:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
+        "sites(**settings): the two-site deployment a quarterly drill runs on "
+        "(fixtures.sites): keys of the [sites] table (replication, offsite, ...) and "
+        "dr_standby=False for a cold DR site.",
+    )
+    config.addinivalue_line(
+        "markers",
         f"{MARKER}(scenario, component, option='', cadence=None): a disaster-recovery "
         "drill of the plan's `scenario`; `component` (a role or name in the configuration) "
         "is what the drill is about: its tier there picks the RTO objective; `option` names "

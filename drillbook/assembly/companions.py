@@ -21,10 +21,12 @@ def companion_factories() -> list[CompanionFactory]:
     from drillbook.ledger.configuration import configuration_companion
     from drillbook.ledger.writer import ledger_companion
     from drillbook.load.companion import load_companion
+    from drillbook.scenarios.sites.companion import site_recovery_companion
     from drillbook.scenarios.vector_store.companion import precedent_ledger
 
     # The load last: its start waits for a baseline of traffic, which then covers the others.
     return [
+        site_recovery_companion,
         pod_recovery_companion,
         cache_watch_companion,
         precedent_ledger,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +68,38 @@ class SitesSettings:
     )
 
 
+MAX_SITE_NAME = 20
+"""Site names become part of network namespace names (drillbook-<run id>-<site>)."""
+
+
 def parse(context: Context, table: dict[str, Any]) -> SitesSettings:
     settings = build(context, "sites", table, SitesSettings)
     if settings.primary == settings.dr:
         context.fail("sites.dr", table.get("dr"), "a name other than sites.primary")
+    for key in ("primary", "dr"):
+        if len(getattr(settings, key)) > MAX_SITE_NAME:
+            context.fail(
+                f"sites.{key}", table.get(key), f"a name of at most {MAX_SITE_NAME} characters"
+            )
+    try:
+        network = ipaddress.ip_network(settings.subnet, strict=True)
+    except ValueError:
+        context.fail(
+            "sites.subnet",
+            table.get("subnet"),
+            "a private IPv4 network in CIDR form with no host bits set, e.g. 10.213.0.0/24",
+        )
+    if network.version != 4 or not network.is_private or network.is_loopback:
+        context.fail(
+            "sites.subnet",
+            table.get("subnet"),
+            "a private IPv4 range (10/8, 172.16/12 or 192.168/16; not loopback): the sites' "
+            "links must never use a routable address",
+        )
+    if network.prefixlen > 29:
+        context.fail(
+            "sites.subnet", table.get("subnet"), "a /29 or larger range (room for 3 hosts)"
+        )
+    if settings.archive_timeout_seconds < 1:
+        context.fail("sites.archive_timeout", table.get("archive_timeout"), "at least 1s")
     return settings

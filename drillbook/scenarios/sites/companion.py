@@ -1,0 +1,88 @@
+"""The site recovery companion of scenario 6: the figures a site-loss drill adds to the record.
+
+- the replication state at the moment of the fault (how far behind each copy was);
+- the time spent in each runbook step (fence, promote, restore Weaviate, start, switch);
+- the full service restoration: from the fault to the end of the verification (every service
+  operational and the data verified), judged against the plan's `rto_full` (4 hours), beside
+  the RTO users saw, which the drill judges against the critical tier's objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from drillbook.config.durations import format_duration
+from drillbook.core.companions import Attachment
+from drillbook.core.timeline import EventKind
+
+if TYPE_CHECKING:
+    from drillbook.engine.drill import Drill, DrillIdentity
+    from drillbook.target import Target
+
+SCENARIO = "complete-infrastructure-failure"
+
+
+class SiteRecovery:
+    name = "site_recovery"
+
+    def __init__(self, rto_full_seconds: float) -> None:
+        self.rto_full_seconds = rto_full_seconds
+        self._drill: Drill | None = None
+
+    def start(self, drill: Drill) -> None:
+        self._drill = drill
+
+    def stop(self, drill: Drill) -> None:
+        self._drill = drill
+
+    def attachments(self) -> list[Attachment]:
+        return []
+
+    def full_restoration_seconds(self) -> float | None:
+        """Fault to the end of the last verification (None before it has passed)."""
+        drill = self._drill
+        if drill is None or drill.fault_at is None:
+            return None
+        verified = [e for e in drill.timeline.events if e.kind is EventKind.VERIFIED]
+        if not verified or not all(verified[-1].details.get("results", {}).values()):
+            return None
+        return verified[-1].at - drill.fault_at
+
+    def figures(self) -> Mapping[str, Any]:
+        drill = self._drill
+        if drill is None:
+            return {}
+        figures: dict[str, Any] = {"rto_full_objective_seconds": self.rto_full_seconds}
+        for event in drill.timeline.events:
+            if event.kind is EventKind.FAULT_INJECTED:
+                figures["replication_at_fault"] = event.details.get("replication_at_fault")
+        steps: dict[str, float] = {}
+        started: dict[str, float] = {}
+        for event in drill.timeline.events:
+            if event.kind is EventKind.RECOVERY_STARTED:
+                started[event.name] = event.at
+            elif event.kind is EventKind.RECOVERY_FINISHED and event.name in started:
+                steps[event.name] = round(event.at - started.pop(event.name), 3)
+        figures["runbook_steps_seconds"] = steps
+        full = self.full_restoration_seconds()
+        figures["full_restoration_seconds"] = None if full is None else round(full, 3)
+        return figures
+
+    def objective_breaches(self, drill: Drill) -> list[str]:
+        self._drill = drill
+        full = self.full_restoration_seconds()
+        if full is None or full <= self.rto_full_seconds:
+            return []
+        return [
+            f"RTO breach: full service restoration took {full:.3f}s from the fault to the last "
+            f"verified check, beyond the plan's {format_duration(self.rto_full_seconds)} "
+            f"(rto_full) by {full - self.rto_full_seconds:.3f}s"
+        ]
+
+
+def site_recovery_companion(target: Target, identity: DrillIdentity) -> SiteRecovery | None:
+    """The companion factory: for scenario 6 drills only."""
+    if identity.scenario != SCENARIO:
+        return None
+    return SiteRecovery(target.config.objectives.rto_full_seconds)
