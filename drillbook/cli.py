@@ -2,6 +2,7 @@
 
     drillbook run monthly            # pytest drills/monthly + Allure results + HTML report
     drillbook run quarterly          # the full DR test on two sites; reports/quarterly/html
+    drillbook sites status|cleanup   # two-site deployments left behind (normally none)
     drillbook report                 # render reports/allure-results into reports/html
     drillbook check-config FILE      # validate a configuration and summarise the target
     drillbook stack up | down        # a reusable embedded stack (with --drillbook-reuse-stack)
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     stack = commands.add_parser("stack", help="start or stop a reusable embedded stack")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--run-dir", type=Path, default=None)
+
+    sites = commands.add_parser("sites", help="the two-site deployments of the quarterly test")
+    sites.add_argument("action", choices=("status", "cleanup"))
 
     from drillbook.backup.cli import add_backup_commands
 
@@ -191,6 +195,29 @@ def _stack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sites(args: argparse.Namespace) -> int:
+    from drillbook.sites.cleanup import clean_up, leftover_processes, leftover_runs
+
+    if args.action == "status":
+        runs, pids = leftover_runs(), leftover_processes()
+        print(
+            f"two-site deployments present: {', '.join(runs) or 'none'}; "
+            f"their processes: {len(pids)}"
+        )
+        return 1 if runs or pids else 0
+    removed = clean_up()
+    print(
+        f"killed {len(removed['processes_killed'])} leftover process(es); removed the "
+        f"network of {len(removed['networks_removed'])} deployment(s)"
+        + (
+            f"; left alone, in use by a running drill: {', '.join(map(str, removed['in_use']))}"
+            if removed["in_use"]
+            else ""
+        )
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -201,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "check-config":
             return _check_config(args)
+        if args.command == "sites":
+            return _sites(args)
         if args.command in ("backup", "restore"):
             from drillbook.backup.cli import run_backup_command
 

@@ -175,11 +175,12 @@ def stop_site_stack(site: Site) -> list[int]:
     return stack.stop(remove_run_dir=False)
 
 
-def primary_settings(settings: SitesSettings, *, dr_standby: bool = True) -> dict[str, str]:
+def primary_settings(settings: SitesSettings) -> dict[str, str]:
     """The primary's PostgreSQL settings beyond the one-site stack's."""
     values = {
         # A finished segment at least this often: what bounds the off-site copy's age.
-        "archive_timeout": f"{max(1, round(settings.archive_timeout_seconds))}s",
+        # Whole seconds, rounded down: "at least this often" must hold.
+        "archive_timeout": f"{max(1, int(settings.archive_timeout_seconds))}s",
         # pg_rewind needs hint bits WAL-logged to rebuild an old primary from the new one.
         "wal_log_hints": "on",
         "max_wal_senders": "10",
@@ -249,7 +250,7 @@ def site_services(
     "cold" (an empty site: PostgreSQL laid out, not started, for a restore from backup)."""
     postgres: StackService
     tail: list[StackService]
-    pg_settings = primary_settings(settings, dr_standby=dr_standby)
+    pg_settings = primary_settings(settings)
     if role == "primary":
         postgres = PostgresService(pg_settings)
         tail = [AppService(), ProxyService()]

@@ -49,15 +49,28 @@ class InNamespace:
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
+        self._entry_error: StackError | None = None
         self._pool = ThreadPoolExecutor(
             max_workers=1,
             thread_name_prefix=f"netns-{namespace}",
-            initializer=_enter,
-            initargs=(namespace,),
+            initializer=self._enter,
         )
 
+    def _enter(self) -> None:
+        # An initializer that raises breaks the pool with a generic error and logs a traceback:
+        # the reason is kept instead, and every call refuses to run outside the namespace.
+        try:
+            _enter(self.namespace)
+        except StackError as exc:
+            self._entry_error = exc
+
+    def _guarded(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
+        if self._entry_error is not None:
+            raise self._entry_error
+        return call(*args, **kwargs)
+
     def run(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
-        return self._pool.submit(call, *args, **kwargs).result()
+        return self._pool.submit(self._guarded, call, *args, **kwargs).result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

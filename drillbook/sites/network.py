@@ -124,6 +124,7 @@ def create_network(run_id: str, subnet: str, sites: Sequence[str]) -> SiteNetwor
             "or larger private range"
         )
     _require_unused(network)
+    _require_unrouted(network)
     _record_addresses(run_id, hosts[1 : len(sites) + 1])
     bridge = f"{INTERFACE_PREFIX}{run_id}br"
     gateway = str(hosts[0])
@@ -228,7 +229,26 @@ def _require_unused(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> N
             raise StackError(
                 f"sites.subnet {network} overlaps {existing} on interface {fields[1]}: another "
                 "deployment (or a real network) uses it; choose a free private range in "
-                "[sites] subnet, or remove the old deployment with `drillbook sites cleanup`"
+                "[sites] subnet, or remove a dead deployment's leftovers with "
+                "`drillbook sites cleanup`"
+            )
+
+
+def _require_unrouted(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
+    """Refuse a subnet that a route of this machine already covers (a VPN's, say), even with
+    no local address in it: the bridge's own route would take its traffic over."""
+    for line in _run(["route", "show"]).splitlines():
+        destination = line.split()[0] if line.split() else ""
+        if destination == "default" or destination.startswith(("blackhole", "unreachable")):
+            continue
+        try:
+            existing = ipaddress.ip_network(destination, strict=False)
+        except ValueError:
+            continue
+        if existing.version == network.version and existing.overlaps(network):
+            raise StackError(
+                f"sites.subnet {network} overlaps the route {line.strip()!r} of this machine: "
+                "choose a private range nothing here routes, in [sites] subnet"
             )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from drillbook.core.recovery import combine, measure_recovery
 from drillbook.core.steps import Check, RecoveryStep
 from drillbook.engine.drill import Drill
 from drillbook.errors import DataLossDetected
@@ -202,13 +203,19 @@ def _timed(step: RecoveryStep, moments: list[float]) -> RecoveryStep:
 
 
 def _outage_since(drill: Drill, moment: float) -> dict[str, object]:
-    """How long users were refused during the switch back (probe samples after `moment`)."""
-    samples = [s for s in drill.timeline.samples if s.sent_at >= moment]
-    bad = [s for s in samples if str(s.status) != "ok"]
-    if not bad:
-        return {"failback_outage_seconds": 0.0, "samples": len(samples)}
+    """The switch back as users saw it: the probes' outage and recovery after `moment`, by the
+    same rule as every RTO (the first of N consecutive healthy samples ends it)."""
+    measurements = [
+        measure_recovery(
+            drill.timeline.samples_of(name),
+            fault_at=moment,
+            healthy_streak=drill.probing.healthy_streak,
+        )
+        for name in drill.probe_names
+    ]
+    measured = combine(measurements)
     return {
-        "failback_outage_seconds": round(bad[-1].sent_at - bad[0].sent_at, 3),
-        "unhealthy_samples": len(bad),
-        "samples": len(samples),
+        "failback_outage_observed": measured.outage_observed,
+        "failback_rto_seconds": measured.rto_seconds,
+        "failback_error_bar_seconds": measured.rto_error_bar_seconds,
     }

@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from drillbook.sites import network
 from drillbook.sites.deployment import TwoSites, start_two_sites
 from drillbook.stack.binaries import require_binary
 from drillbook.stack.watchdog import process_start_ticks
-from tests.integration.processes import REPO, alive, processes_mentioning
+from tests.integration.processes import REPO, processes_mentioning
 
 pytestmark = [
     pytest.mark.integration,
@@ -165,18 +164,19 @@ def _remove_what_is_left(run_id: str | None, run_dir: Path | None, known: dict[i
 
 
 @pytest.mark.timeout(START_SECONDS + CLEANUP_SECONDS + 120)
-def test_a_killed_owner_leaves_no_deployment_behind() -> None:
+def test_a_killed_owner_leaves_no_deployment_behind(tmp_path: Path) -> None:
     subnet = _free_subnet()
     hosts = [str(h) for h in list(ipaddress.IPv4Network(subnet).hosts())[1:3]]
-    stderr = tempfile.TemporaryFile(mode="w+")
-    child = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, subnet],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        env={**os.environ, "PATH": os.environ.get("PATH", os.defpath) + ":/usr/sbin:/sbin"},
-    )
+    errors = tmp_path / "child.stderr"
+    with errors.open("w") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, subnet],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "PATH": os.environ.get("PATH", os.defpath) + ":/usr/sbin:/sbin"},
+        )
     lines: queue.Queue[str] = queue.Queue()
     stdout = child.stdout
     assert stdout is not None
@@ -191,10 +191,9 @@ def test_a_killed_owner_leaves_no_deployment_behind() -> None:
         except queue.Empty:
             line = ""
         if not line:
-            stderr.seek(0)
             raise AssertionError(
                 f"the deployment did not start within {START_SECONDS:.0f}s "
-                f"(exit {child.poll()}):\n{stderr.read()[-4000:]}"
+                f"(exit {child.poll()}):\n{errors.read_text()[-4000:]}"
             )
         started = json.loads(line)
         run_id, run_dir = str(started["run_id"]), Path(started["run_dir"])
@@ -214,8 +213,8 @@ def test_a_killed_owner_leaves_no_deployment_behind() -> None:
         if child.poll() is None:
             child.kill()
             child.wait(timeout=30)
+        stdout.close()
         _remove_what_is_left(run_id, run_dir, known)
-        stderr.close()
 
 
 @pytest.mark.timeout(START_SECONDS + STOP_SECONDS + 180)

@@ -184,8 +184,10 @@ COMBINATIONS = list(itertools.product(("async", "sync"), (True, False), ("contin
 def test_primary_settings_in_every_combination(
     replication: str, dr_standby: bool, offsite: str
 ) -> None:
+    # The primary's settings are the same whatever the DR site is (warm or cold) and whatever
+    # the replication mode: synchronous commit is switched on later (synchronous_standby).
     settings = _sites(replication=replication, offsite=offsite)
-    assert primary_settings(settings, dr_standby=dr_standby) == {
+    assert primary_settings(settings) == {
         "archive_timeout": "10s",
         "wal_log_hints": "on",
         "max_wal_senders": "10",

@@ -36,8 +36,9 @@ class SitesSettings:
         metadata=setting(
             Choice(("async", "sync")),
             'PostgreSQL streaming replication primary -> DR: "async" (a commit returns once '
-            'flushed locally), or "sync" (evidence writes wait until the DR site has flushed '
-            "them: no acknowledged evidence lost with the primary, at a cost in write latency).",
+            'flushed locally), or "sync" (every commit, evidence included, waits until the DR '
+            "copy has flushed it: no acknowledged write lost with the primary, at a cost in "
+            "write latency; benchmarks/bench_replication.py measures it).",
         ),
     )
     archive_timeout_seconds: float = field(
@@ -68,6 +69,11 @@ class SitesSettings:
     )
 
 
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+"""RFC 1918 only: not the documentation, benchmarking or link-local ranges Python also calls
+private, which other tools on this machine may use."""
 MAX_SITE_NAME = 20
 """Site names become part of network namespace names (drillbook-<run id>-<site>)."""
 
@@ -89,7 +95,7 @@ def parse(context: Context, table: dict[str, Any]) -> SitesSettings:
             table.get("subnet"),
             "a private IPv4 network in CIDR form with no host bits set, e.g. 10.213.0.0/24",
         )
-    if network.version != 4 or not network.is_private or network.is_loopback:
+    if network.version != 4 or not any(network.subnet_of(r) for r in PRIVATE_RANGES):
         context.fail(
             "sites.subnet",
             table.get("subnet"),

@@ -25,7 +25,16 @@ if TYPE_CHECKING:
     from drillbook.engine.drill import Drill
 
 
-OPERATIONAL = ("database", "cache", "vector_store", "vault", "aws", "app", "proxy")
+OPERATIONAL = (
+    "database",
+    "cache",
+    "vector_store",
+    "vault",
+    "aws",
+    "secrets-manager",
+    "app",
+    "proxy",
+)
 """The site's components that serve users (the gateway and the shipper are plumbing)."""
 
 

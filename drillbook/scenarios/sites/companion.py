@@ -65,6 +65,13 @@ class SiteRecovery:
             elif event.kind is EventKind.RECOVERY_FINISHED and event.name in started:
                 steps[event.name] = round(event.at - started.pop(event.name), 3)
         figures["runbook_steps_seconds"] = steps
+        # What the drill noted along the way (the off-site backups taken, the rebuild and the
+        # switch back of a failback, its outage as users saw it), by note.
+        figures["notes"] = {
+            event.name: dict(event.details)
+            for event in drill.timeline.events
+            if event.kind is EventKind.NOTE
+        }
         full = self.full_restoration_seconds()
         figures["full_restoration_seconds"] = None if full is None else round(full, 3)
         return figures

@@ -32,7 +32,8 @@ def _query(site: Site, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
 def replication_status(deployment: TwoSites) -> dict[str, Any]:
     """The primary's view of each standby now (the DR site's, the off-site WAL receiver's):
-    state, sync or async, and how far behind it is (bytes not replayed, replay lag)."""
+    state, sync or async, and how far behind it is (WAL bytes it has not flushed yet, and
+    PostgreSQL's flush lag: the time its last flush confirmation took)."""
     primary = deployment.primary
     if primary.stack is None:
         return {"state": "primary lost"}
@@ -40,8 +41,8 @@ def replication_status(deployment: TwoSites) -> dict[str, Any]:
         rows = _query(
             primary,
             "SELECT application_name, state, sync_state, "
-            "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, "
-            "EXTRACT(EPOCH FROM replay_lag)::float8 FROM pg_stat_replication",
+            "pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint, "
+            "EXTRACT(EPOCH FROM flush_lag)::float8 FROM pg_stat_replication",
         )
     except psycopg.Error as exc:
         return {"state": f"unknown ({str(exc).strip().splitlines()[0]})"}
@@ -51,8 +52,10 @@ def replication_status(deployment: TwoSites) -> dict[str, Any]:
         str(name): {
             "state": state,
             "sync_state": sync,
-            "lag_bytes": int(lag_bytes or 0),
-            "replay_lag_seconds": None if lag_seconds is None else round(float(lag_seconds), 4),
+            # Flushed, not replayed: what survives the primary's loss (the off-site receiver
+            # never replays, and a standby replays what it has flushed before promotion).
+            "unflushed_bytes": int(lag_bytes or 0),
+            "flush_lag_seconds": None if lag_seconds is None else round(float(lag_seconds), 4),
         }
         for name, state, sync, lag_bytes, lag_seconds in rows
     }

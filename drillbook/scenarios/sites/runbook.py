@@ -151,24 +151,27 @@ def _ship_dump(deployment: TwoSites, site: Site) -> str:
 
 # --------------------------------------------------------------------------- steps
 def fence_site(deployment: TwoSites, site: str) -> RecoveryStep:
-    """Make sure the old primary can accept no write: stop its application and database
-    through its management plane (the supervisor socket: out-of-band, it needs no network),
-    before anything else is promoted."""
+    """STONITH: make sure the old primary can acknowledge no write, before anything else is
+    promoted. Its application and database are killed (SIGKILL: a power-off, not a graceful
+    stop, which a partitioned server would spend its shutdown timeout on, waiting to send WAL
+    to standbys it cannot reach) through its management plane (the supervisor socket:
+    out-of-band, it needs no network)."""
 
     def run() -> Mapping[str, Any]:
         target = deployment.site(site)
         if target.stack is None:
             return {"fenced": site, "state": "already gone (nothing left running)"}
         platform = target.platform()
-        stopped = []
+        killed: dict[str, int] = {}
         for component in ("proxy", "app", "database"):
-            platform.stop(component)
-            stopped.append(component)
-        return {"fenced": site, "stopped": stopped}
+            running = [r for r in platform.replicas(component) if r.running]
+            if running:
+                killed[component] = len(platform.kill(component, count="all"))
+        return {"fenced": site, "killed": killed}
 
     return RecoveryStep(
         name=f"fence site {site}",
-        command=f"# STONITH: stop eleanor-v8 and postgres at {site} out of band",
+        command=f"# STONITH: power off eleanor-v8 and postgres at {site} out of band",
         run=run,
     )
 
