@@ -64,13 +64,13 @@ class InNamespace:
         except StackError as exc:
             self._entry_error = exc
 
-    def _guarded(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
-        if self._entry_error is not None:
-            raise self._entry_error
-        return call(*args, **kwargs)
-
     def run(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
-        return self._pool.submit(self._guarded, call, *args, **kwargs).result()
+        def guarded() -> T:
+            if self._entry_error is not None:
+                raise self._entry_error
+            return call(*args, **kwargs)
+
+        return self._pool.submit(guarded).result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
