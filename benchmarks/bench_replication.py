@@ -65,7 +65,7 @@ def _user_timings(deployment: TwoSites, count: int) -> list[float]:
         def write() -> None:
             response = client.post(
                 "/deliberate",
-                json={"question": "benchmark", "trace_id": f"bench-{time.monotonic_ns()}"},
+                json={"input": "benchmark", "trace_id": f"bench-{time.monotonic_ns()}"},
                 headers=tokens.headers(),
             )
             response.raise_for_status()
