@@ -7,10 +7,12 @@ k8s/dr/`); Option B restore from backup (`terraform apply`, `./scripts/restore_a
 critical endpoints, data integrity, system health. The quarterly procedure: fail over to the DR
 site, verify all services, test data integrity, fail back to the primary, document results.
 
-Each drill runs on a fresh two-site deployment (drillbook.sites): a primary and a DR site in
-their own network namespaces, PostgreSQL streaming from the primary to the DR site, WAL
-shipped off-site (to S3 in another "region", and streamed to an off-site WAL receiver), and a
-front door users reach. The load and the write ledger run through the front door all along:
+On the embedded stack, each drill runs on a fresh two-site deployment (drillbook.sites): a
+primary and a DR site in their own network namespaces, PostgreSQL streaming from the primary to
+the DR site, WAL shipped off-site (to S3 in another "region", and streamed to an off-site WAL
+receiver), and a front door users reach. On Kubernetes (kubernetes.dr_context set) the last
+drill fails over between two clusters at the platform level instead. The load and the write
+ledger run through the front door all along:
 every acknowledged write is held to the plan's objectives after the site is lost (evidence:
 zero lost; anything else: 5 minutes), and the time users were without the service to the
 critical tier's RTO; the whole restoration to `rto_full` (4 h).
@@ -63,10 +65,6 @@ from drillbook.scenarios.vector_store.checks import precedent_retrieval
 from drillbook.sites.clusters import DR, TwoClusters
 from drillbook.sites.deployment import TwoSites
 from drillbook.target import Target
-from fixtures.sites import two_clusters
-
-# The Kubernetes drill's fixture: drills/quarterly/conftest.py exports the two sites' only.
-__all__ = ["two_clusters"]
 
 pytestmark = pytest.mark.drill(scenario="complete-infrastructure-failure", component="app")
 
