@@ -140,10 +140,41 @@ def format_summary(records: Sequence[DrillRecord]) -> list[str]:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    for r in records:
+        site = _site_line(r)
+        if site:
+            lines.append(f"{_drill_name(r)}: {site}")
     failures = [r for r in records if r.failure and r.outcome in ("failed", "error", "xfailed")]
     for r in failures:
         lines.append(f"{_drill_name(r)}: {r.outcome}: {r.failure}")
     return lines
+
+
+def _site_line(record: DrillRecord) -> str:
+    """A site-loss drill's own figures: each service back at the new site, the full restoration
+    against rto_full, and how far behind each copy was at the fault."""
+    site = record.companions.get("site_recovery")
+    if not isinstance(site, dict):
+        return ""
+    parts = []
+    ready = site.get("services_ready_after_seconds") or {}
+    if ready:
+        parts.append("services back after " + ", ".join(f"{c} {s:.1f} s" for c, s in ready.items()))
+    full = site.get("full_restoration_seconds")
+    if full is not None:
+        objective = site.get("rto_full_objective_seconds")
+        limit = f" / {format_duration(objective)}" if isinstance(objective, int | float) else ""
+        parts.append(f"full restoration {full:.1f} s{limit}")
+    replication = site.get("replication_at_fault")
+    if isinstance(replication, dict):
+        copies = [
+            f"{name} {state.get('sync_state')}, {state.get('unflushed_bytes')} B behind"
+            for name, state in replication.items()
+            if isinstance(state, dict)
+        ]
+        if copies:
+            parts.append("at the fault: " + "; ".join(copies))
+    return "; ".join(parts)
 
 
 def _drill_name(record: DrillRecord) -> str:

@@ -116,6 +116,8 @@ class TwoSites:
     active: str
     """The site the front door sends users to."""
     dr_standby: bool = True
+    configuration: dict[str, str | None] = field(default_factory=dict)
+    """The application's configuration digest per site, taken when the site was built."""
     events: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -165,6 +167,28 @@ class TwoSites:
         self.network.destroy()
         shutil.rmtree(self.run_dir, ignore_errors=True)
         return leftovers
+
+
+def app_configuration_digest(run_dir: Path) -> str | None:
+    """sha256 of the application's deployed configuration at a site: its replicas' commands
+    and environment as rendered from the drillbook configuration (which lives in version
+    control), with the site's own run directory taken out; None when the site has none."""
+    import hashlib
+
+    try:
+        text = (run_dir / "supervisord.conf").read_text()
+    except OSError:
+        return None
+    kept: list[str] = []
+    keeping = False
+    for line in text.splitlines():
+        if line.startswith("["):
+            keeping = line.startswith("[program:app-")
+        if keeping:
+            kept.append(line.replace(str(run_dir), "<run_dir>"))
+    if not kept:
+        return None
+    return hashlib.sha256("\n".join(kept).encode()).hexdigest()
 
 
 def stop_site_stack(site: Site) -> list[int]:
@@ -404,6 +428,9 @@ def start_two_sites(
         offsite=offsite,
         active=primary.name,
         dr_standby=dr_standby,
+        configuration={
+            name: app_configuration_digest(site.run_dir) for name, site in sites.items()
+        },
     )
 
 

@@ -18,7 +18,7 @@ from drillbook.core.steps import Check, CheckResult, checklist_item
 from drillbook.ledger.sources import TableSource
 from drillbook.ledger.writer import LedgerWriter
 from drillbook.probes.auth import TokenProvider
-from drillbook.sites.deployment import TwoSites
+from drillbook.sites.deployment import TwoSites, app_configuration_digest
 from drillbook.stack.services.postgres import database_dsn
 
 if TYPE_CHECKING:
@@ -64,6 +64,33 @@ def all_services_operational(deployment: TwoSites, site: str) -> Check:
             True,
             f"{len(statuses)} components ready at {site}; the front door sends users there",
             figures,
+        )
+
+    return check
+
+
+def configuration_intact(deployment: TwoSites, site: str) -> Check:
+    """The application at `site` runs the configuration the primary was deployed with (both are
+    rendered from the drillbook configuration, in version control): none of it lost."""
+
+    @checklist_item(f"configuration intact at {site}")
+    def check(drill: Drill) -> CheckResult:
+        name = f"configuration intact at {site}"
+        expected = deployment.configuration.get(deployment.settings.primary)
+        now = app_configuration_digest(deployment.site(site).run_dir)
+        figures = {"expected_sha256": expected, "found_sha256": now}
+        if expected is None or now is None:
+            return CheckResult(name, False, f"no application configuration at {site}", figures)
+        if now != expected:
+            return CheckResult(
+                name,
+                False,
+                f"the application at {site} runs a configuration other than the primary's "
+                f"(sha256 {now[:12]} against {expected[:12]}): configuration lost or drifted",
+                figures,
+            )
+        return CheckResult(
+            name, True, f"the primary's application configuration (sha256 {now[:12]})", figures
         )
 
     return check
