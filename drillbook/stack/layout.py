@@ -23,6 +23,9 @@ class Program:
     user: str | None = None
     environment: Mapping[str, str] | None = None
     stopsignal: str = "TERM"
+    stopwaitsecs: float = 10.0
+    """How long a stop waits after `stopsignal` before SIGKILL (a pod's grace period)."""
+    directory: str | None = None
 
 
 def _env_value(value: str) -> str:
@@ -62,7 +65,7 @@ def render_supervisord_conf(run_dir: Path, programs: list[Program]) -> str:
             "startsecs=0",
             "startretries=0",
             f"stopsignal={program.stopsignal}",
-            "stopwaitsecs=10",
+            f"stopwaitsecs={max(1, round(program.stopwaitsecs))}",
             "stopasgroup=true",
             "killasgroup=true",
             f"stdout_logfile={run_dir / 'logs' / (program.name + '.out.log')}",
@@ -72,6 +75,8 @@ def render_supervisord_conf(run_dir: Path, programs: list[Program]) -> str:
         ]
         if program.user:
             lines.append(f"user={program.user}")
+        if program.directory:
+            lines.append(f"directory={program.directory.replace('%', '%%')}")
         if program.environment:
             env = ",".join(f"{k}={_env_value(v)}" for k, v in program.environment.items())
             lines.append(f"environment={env}")
@@ -82,7 +87,11 @@ def render_supervisord_conf(run_dir: Path, programs: list[Program]) -> str:
 
 
 def render_haproxy_conf(
-    port: int, app_ports: Sequence[int], *, stats_socket: Path | None = None
+    port: int,
+    app_ports: Sequence[int],
+    *,
+    stats_socket: Path | None = None,
+    check_path: str = "/readyz",
 ) -> str:
     servers = "\n".join(
         f"    server app-{i} 127.0.0.1:{app_port} check" for i, app_port in enumerate(app_ports)
@@ -128,7 +137,7 @@ frontend eleanor
 
 backend {BACKEND}
     balance roundrobin
-    option httpchk GET /readyz
+    option httpchk GET {check_path}
     http-request disable-l7-retry unless METH_GET
 {servers}
 """

@@ -58,6 +58,12 @@ class LocalStack:
     services: Sequence[StackService] = field(default_factory=default_services, repr=False)
     owned: bool = True
     """False when attached to a stack left running by an earlier run (stack reuse)."""
+    app_ready_path: str = "/readyz"
+    """What a replica's readiness is checked on (the stand-in's, or [stack.app] ready_path)."""
+    proxy_ready_path: str = "/livez"
+    """What the proxy's readiness is checked on: through it, any replica answering."""
+    start_path: str = "/health"
+    """What the stack's start waits for through the proxy."""
 
     def port(self, name: str) -> int:
         try:
@@ -148,6 +154,9 @@ class LocalStack:
             "supervisord_pid": self.supervisord_pid,
             "app_replicas": self.app_replicas,
             "max_app_replicas": self.max_app_replicas,
+            "app_ready_path": self.app_ready_path,
+            "proxy_ready_path": self.proxy_ready_path,
+            "start_path": self.start_path,
         }
         (self.run_dir / _MANIFEST).write_text(json.dumps(manifest, indent=2))
         secret_file = self.run_dir / _SECRETS
@@ -170,6 +179,9 @@ def attach(run_dir: Path) -> LocalStack | None:
         app_replicas=int(manifest["app_replicas"]),
         max_app_replicas=int(manifest["max_app_replicas"]),
         owned=False,
+        app_ready_path=str(manifest.get("app_ready_path", "/readyz")),
+        proxy_ready_path=str(manifest.get("proxy_ready_path", "/livez")),
+        start_path=str(manifest.get("start_path", "/health")),
     )
     for value in stack.secrets.values():
         register_secret(value)
@@ -253,12 +265,17 @@ def start_stack(
         max_app_replicas=settings.max_app_replicas,
         services=chosen,
     )
+    if settings.app.is_custom:
+        path = settings.app.ready_path
+        stack.app_ready_path = stack.proxy_ready_path = stack.start_path = path
     try:
         _wait_for(stack.supervisor.alive, "supervisord to answer", process)
         _start_services(stack, chosen)
         if wait_healthy:
             _wait_for(
-                lambda: http_ok(f"{stack.base_url}/health"), "the service to be healthy", process
+                lambda: http_ok(f"{stack.base_url}{stack.start_path}"),
+                "the service to be healthy",
+                process,
             )
         stack.write_manifest()
         if not settings.reuse:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from drillbook.config.schema import Bool, Context, Integer, PathText, build, setting
+from drillbook.config.schema import Bool, Context, Integer, PathText, Table, build, setting
+from drillbook.config.sections import stack_app
+from drillbook.config.sections.stack_app import AppSettings
 
 __all__ = ["StackSettings", "parse"]
 
@@ -49,10 +52,19 @@ class StackSettings:
             Bool(), "Reuse a stack already running in `run_dir` instead of starting a new one."
         ),
     )
+    app: AppSettings = field(
+        default=AppSettings(),
+        metadata=setting(
+            Table(AppSettings),
+            "Your own service in place of the stand-in: its command, environment, readiness.",
+        ),
+    )
 
 
 def parse(context: Context, table: dict[str, Any]) -> StackSettings:
     settings = build(context, "stack", table, StackSettings)
+    if isinstance(table.get("app"), dict):
+        settings = dataclasses.replace(settings, app=stack_app.parse(context, table["app"]))
     if settings.max_app_replicas < settings.app_replicas:
         # Blame the value the user just changed: an override of app_replicas above the file's
         # maximum is the override's mistake, not the file's.

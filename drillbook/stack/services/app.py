@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from drillbook.config.model import StackSettings
+from drillbook.config.sections.stack_app import AppSettings
 from drillbook.core.contracts import JWT_ENV
 from drillbook.platforms.env_overlay import env_file_of
 from drillbook.platforms.local import LocalComponent
@@ -38,6 +40,56 @@ def app_command(port: int) -> list[str]:
     ]
 
 
+# Placeholders of [stack.app] and the stand-in's variable each one reads its value from.
+_FROM_APP_ENV = {
+    "database_url": "ELEANOR_DATABASE_URL",
+    "redis_url": "ELEANOR_CACHE__REDIS_URL",
+    "redis_sentinels": "ELEANOR_CACHE__SENTINELS",
+    "redis_sentinel_master": "ELEANOR_CACHE__SENTINEL_MASTER",
+    "weaviate_url": "WEAVIATE_URL",
+    "vault_addr": "VAULT_ADDR",
+    "vault_token_file": "ELEANOR_SECURITY__VAULT_TOKEN_FILE",
+    "aws_endpoint_url": "AWS_ENDPOINT_URL",
+    "aws_region": "AWS_DEFAULT_REGION",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+}
+
+
+def ready_path(settings: StackSettings) -> str:
+    """What the proxy checks and a replica's readiness waits for."""
+    return settings.app.ready_path if settings.app.is_custom else "/readyz"
+
+
+def custom_program(ctx: StackContext, app: AppSettings, index: int, port: int) -> Program:
+    """One replica of the user's own service ([stack.app]), its placeholders filled in."""
+    values = {placeholder: ctx.app_env.get(name, "") for placeholder, name in _FROM_APP_ENV.items()}
+    values.update(
+        {
+            "port": str(port),
+            "replica": f"app-{index}",
+            "python": app.python or sys.executable,
+            "run_dir": str(ctx.run_dir),
+            "jwt_secret": ctx.secrets["jwt"],
+        }
+    )
+    return Program(
+        group="app",
+        name=f"app-{index}",
+        command=launch_command(
+            [part.format(**values) for part in app.command],
+            env_file=env_file_of(ctx.run_dir, "app"),
+        ),
+        environment={
+            **{name: template.format(**values) for name, template in app.environment.items()},
+            "PYTHONUNBUFFERED": "1",
+        },
+        stopsignal=app.stop_signal,
+        stopwaitsecs=app.grace_period_seconds,
+        directory=app.workdir or str(ctx.run_dir),
+    )
+
+
 class AppService:
     name = "app"
 
@@ -45,6 +97,9 @@ class AppService:
         programs = []
         for index in range(ctx.settings.max_app_replicas):
             port = ctx.take_port(f"app-{index}")
+            if ctx.settings.app.is_custom:
+                programs.append(custom_program(ctx, ctx.settings.app, index, port))
+                continue
             programs.append(
                 Program(
                     group="app",
@@ -76,7 +131,7 @@ class AppService:
                 # Ready as the proxy (and a pod's readinessProbe) sees it: /readyz answers 200
                 # once the replica holds its JWT secret and has reached its database.
                 readiness={
-                    name: http_ready(f"http://127.0.0.1:{port}/readyz")
+                    name: http_ready(f"http://127.0.0.1:{port}{stack.app_ready_path}")
                     for name, port in zip(names, stack.app_ports, strict=True)
                 },
                 in_rotation={

@@ -9,6 +9,7 @@ from drillbook.stack.binaries import require_binary
 from drillbook.stack.haproxy_runtime import SOCKET_NAME
 from drillbook.stack.layout import Program, render_haproxy_conf
 from drillbook.stack.probing import http_ready
+from drillbook.stack.services.app import ready_path
 from drillbook.stack.services.base import StackContext
 
 if TYPE_CHECKING:
@@ -26,7 +27,11 @@ class ProxyService:
         app_ports = [ctx.take_port(f"app-{i}") for i in range(ctx.settings.max_app_replicas)]
         config = ctx.run_dir / "haproxy.cfg"
         socket = ctx.run_dir / SOCKET_NAME
-        config.write_text(render_haproxy_conf(port, app_ports, stats_socket=socket))
+        config.write_text(
+            render_haproxy_conf(
+                port, app_ports, stats_socket=socket, check_path=ready_path(ctx.settings)
+            )
+        )
         return [
             Program(
                 group="proxy",
@@ -43,7 +48,7 @@ class ProxyService:
                 group="proxy",
                 processes=["haproxy-0"],
                 desired=1,
-                readiness={"haproxy-0": http_ready(f"{stack.base_url}/livez")},
+                readiness={"haproxy-0": http_ready(f"{stack.base_url}{stack.proxy_ready_path}")},
             )
         }
 
