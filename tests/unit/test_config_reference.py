@@ -83,6 +83,7 @@ def test_the_reference_walks_every_table() -> None:
         "[target.auth]",
         "[target.components.<name>]",
         "[stack]",
+        "[stack.app]",
         "[sites]",
         "[verification]",
         "[cache]",
