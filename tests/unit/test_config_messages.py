@@ -106,8 +106,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         {},
         (
             "drill.toml: key 'stack.replicas': found unknown key 'replicas' = 2, expected one of "
-            "app_replicas, max_app_replicas, postgres_bin_dir, run_dir, reuse, app in [stack]; did you "
-            "mean 'app_replicas'?"
+            "app_replicas, max_app_replicas, postgres_bin_dir, run_dir, reuse, app in [stack]; "
+            "did you mean 'app_replicas'?"
         ),
     ),
     (
