@@ -68,7 +68,8 @@ def test_the_quarterly_run_passes_with_its_own_report(
 ) -> None:
     result, run = quarterly
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert re.search(r"\b4 passed, 1 xfailed\b", result.stdout), result.stdout[-2000:]
+    # The Kubernetes two-cluster drill skips on the embedded stack (platform local).
+    assert re.search(r"\b4 passed, 1 skipped, 1 xfailed\b", result.stdout), result.stdout[-2000:]
     assert (REPORT / "index.html").is_file()
     assert (REPO / "reports" / "quarterly" / "allure-results").is_dir()
     outcomes = {d["option"]: d["outcome"] for d in run["drills"]}
