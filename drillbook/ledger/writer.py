@@ -257,7 +257,9 @@ class LedgerWriter:
         except (httpx.HTTPError, ConfigError) as exc:
             self._fail(seq, trace_id, sent, f"{type(exc).__name__}: {exc}")
             return
-        if response.status_code != 200:
+        # Any 2xx is an acknowledgement: a service answering 201 Created (as REST services
+        # do for a new record) has stored the write as surely as one answering 200.
+        if not 200 <= response.status_code < 300:
             self._fail(seq, trace_id, sent, f"HTTP {response.status_code}")
             return
         ack_monotonic, ack_wall = self._clock.monotonic(), self._clock.wall()

@@ -1,0 +1,1 @@
+"""Services written apart from drillbook and its stand-in, to drill through `[stack.app]`."""
