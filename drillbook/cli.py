@@ -144,6 +144,12 @@ def _check_config(args: argparse.Namespace) -> int:
         where = component.namespace or component.supervisor_group or "-"
         print(f"  component {component.name}: {component.role}, {component.tier}, {where}")
     print(f"  {_describe_ledger(config.ledger)}")
+    app = config.stack.app
+    if config.platform == "local" and app.is_custom:
+        print(
+            f"  own service ([stack.app]): {' '.join(app.command)}; ready at {app.ready_path}; "
+            f"uses {', '.join(app.uses) or 'nothing'} (other drills: not applicable)"
+        )
     return 0
 
 

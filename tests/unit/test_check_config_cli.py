@@ -42,3 +42,10 @@ def test_every_shipped_config_is_valid(capsys: pytest.CaptureFixture[str]) -> No
     for path in sorted(CONFIGS.glob("*.toml")):
         out = _check(capsys, str(path))
         assert out.startswith(f"{path}: valid"), out
+
+
+def test_a_config_with_its_own_service_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "tests/services/notes.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "own service ([stack.app]):" in out
+    assert "uses database, cache (other drills: not applicable)" in out
