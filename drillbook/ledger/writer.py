@@ -335,7 +335,7 @@ def record_source(target: Target) -> RecordSource:
         return TableSource(dsn, settings.table)
     if settings.source == "jsonl":
         assert settings.jsonl_path is not None  # the loader requires it
-        return JsonlSource(Path(settings.jsonl_path))
+        return JsonlSource(jsonl_file(settings.jsonl_path, target))
     return HttpSource(
         target.base_url,
         settings.read_path,
@@ -343,6 +343,19 @@ def record_source(target: Target) -> RecordSource:
         headers=target.config.probing.headers,
         timeout_seconds=max(settings.timeout_seconds, 5.0),
     )
+
+
+def jsonl_file(configured: str, target: Target) -> Path:
+    """The records file: "{run_dir}" is the embedded stack's run directory (the one the user's
+    service gets as {run_dir} in [stack.app]), so both name the same file without a fixed path."""
+    if "{run_dir}" not in configured:
+        return Path(configured)
+    if target.stack is None:
+        raise ConfigError(
+            f"{target.config.source}: key 'ledger.jsonl_path': found {configured!r}, but "
+            "{run_dir} exists only on the embedded stack (platform local); give the file's path"
+        )
+    return Path(configured.replace("{run_dir}", str(target.stack.run_dir)))
 
 
 def ack_directory(target: Target) -> Path:

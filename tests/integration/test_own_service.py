@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +42,9 @@ from tests.integration.processes import REPO
 pytestmark = [pytest.mark.integration]
 
 CONFIG = "tests/services/notes.toml"
-JOURNAL = Path("/tmp/drillbook-notes/notes.jsonl")
-"""Where the service journals its notes and [ledger] jsonl_path reads them (notes.toml)."""
+JOURNAL_NAME = "notes.jsonl"
+"""The service journals its notes in the stack's run directory, where [ledger] jsonl_path reads
+them (notes.toml: "{run_dir}/notes.jsonl")."""
 RUN_TIMEOUT_SECONDS = 2400.0
 
 # ------------------------------------------------------------------------- drillbook's gaps
@@ -128,6 +132,7 @@ class MonthlyRun:
     document: dict[str, Any]
     records: dict[tuple[str, str], DrillRecord]
     cases: list[Case]
+    journal: Path
 
     def output(self, tail: int = 6000) -> str:
         return (self.process.stdout[-tail:] or "") + (self.process.stderr[-2000:] or "")
@@ -158,12 +163,19 @@ def _junit_cases(path: Path) -> list[Case]:
 
 
 @pytest.fixture(scope="module")
-def monthly_run(tmp_path_factory: pytest.TempPathFactory) -> MonthlyRun:
+def monthly_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MonthlyRun]:
     runs_dir = tmp_path_factory.mktemp("own-service-runs")
     junit = runs_dir / "junit.xml"
-    # The journal holds this run's notes only: the service creates it again on its first note.
-    JOURNAL.parent.mkdir(parents=True, exist_ok=True)
-    JOURNAL.unlink(missing_ok=True)
+    # A run directory of our own (kept after the run, so the journal can be read), under /tmp:
+    # the postgres user must traverse its parents.
+    stack_dir = Path(tempfile.mkdtemp(prefix="drillbook-notes-stack-"))
+    try:
+        yield _run_monthly(runs_dir, junit, stack_dir)
+    finally:
+        shutil.rmtree(stack_dir, ignore_errors=True)
+
+
+def _run_monthly(runs_dir: Path, junit: Path, stack_dir: Path) -> MonthlyRun:
     started = time.monotonic()
     process = subprocess.run(
         [
@@ -175,6 +187,8 @@ def monthly_run(tmp_path_factory: pytest.TempPathFactory) -> MonthlyRun:
             CONFIG,
             "--drillbook-runs-dir",
             str(runs_dir),
+            "--drillbook-run-dir",
+            str(stack_dir),
             "-p",
             "no:cacheprovider",
             f"--junitxml={junit}",
@@ -194,7 +208,9 @@ def monthly_run(tmp_path_factory: pytest.TempPathFactory) -> MonthlyRun:
     assert junit.is_file(), f"no JUnit XML:\n{process.stdout[-6000:]}"
     document = json.loads(latest.read_text())
     records = {(r.scenario, r.option): r for r in map(DrillRecord.from_json, document["drills"])}
-    return MonthlyRun(process, wall, document, records, _junit_cases(junit))
+    return MonthlyRun(
+        process, wall, document, records, _junit_cases(junit), stack_dir / JOURNAL_NAME
+    )
 
 
 # ------------------------------------------------------------------------------ the tests
@@ -254,7 +270,7 @@ def test_applicable_drill_passes_and_loses_no_note(
     ledger = record.companions.get("ledger")
     assert isinstance(ledger, dict), f"no ledger figures: {sorted(record.companions)}"
     # Read back from the service's journal, not from a table or through HTTP.
-    assert ledger["source"] == f"file {JOURNAL}", ledger["source"]
+    assert ledger["source"] == f"file {monthly_run.journal}", ledger["source"]
     assert ledger["acknowledged"] > 0, ledger
     assert record.rpo is not None and record.rpo.acknowledged == ledger["acknowledged"]
     if expected == "passed":
@@ -304,9 +320,9 @@ def test_drills_of_unused_dependencies_are_skipped_as_not_applicable(
 def test_the_journal_holds_the_ledger_s_notes(monthly_run: MonthlyRun) -> None:
     """The file the ledger read is the one the service wrote: one JSON object per line, each
     with its trace id and its hash, the ledger's writes among them."""
-    lines = JOURNAL.read_text(encoding="utf-8").splitlines()
+    lines = monthly_run.journal.read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines if line.strip()]
-    assert records, f"{JOURNAL} is empty"
+    assert records, f"{monthly_run.journal} is empty"
     assert all(isinstance(r.get("trace_id"), str) and r.get("record_hash") for r in records)
     ledger_writes = [r for r in records if r["trace_id"].startswith("drill-")]
     acknowledged = sum(

@@ -161,7 +161,8 @@ class LedgerSettings:
         metadata=setting(
             PathText(),
             'File of source "jsonl" (ELEANOR\'s evidence file or its hash-chained ledger); '
-            "required with that source.",
+            'required with that source. On the embedded stack "{run_dir}" stands for its run '
+            'directory (where [stack.app] can put it too: "{run_dir}/records.jsonl").',
         ),
     )
     read_path: str = field(
