@@ -16,7 +16,6 @@ job, and the drill measures it.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,12 +29,12 @@ from drillbook.sites.gateway import (
     section_names,
     tcp_defaults,
 )
+from drillbook.stack.haproxy_runtime import exchange
 
 NONE = "none"
 """What `FrontDoor.describe` says of a section with no site enabled (drained)."""
 
 _TIMEOUT_SECONDS = 1.0
-_MAX_ANSWER_BYTES = 1 << 20
 _MAX_SOCKET_PATH_BYTES = 107
 """sun_path holds 108 bytes, the last one a NUL: HAProxy refuses a longer stats socket path."""
 _CONFIG_MAINTENANCE = 0x04
@@ -205,27 +204,13 @@ class FrontDoor:
             )
 
     def _ask(self, command: str) -> str:
-        # One connection per command: out of interactive mode, HAProxy answers one command
-        # and closes the connection.
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(_TIMEOUT_SECONDS)
-                sock.connect(str(self.admin_socket))
-                sock.sendall(command.encode("ascii") + b"\n")
-                chunks: list[bytes] = []
-                received = 0
-                while received < _MAX_ANSWER_BYTES:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    received += len(chunk)
+            return exchange(self.admin_socket, command + "\n", timeout=_TIMEOUT_SECONDS)
         except OSError as exc:  # refused, missing, timed out (socket.timeout is an OSError)
             raise StackError(
                 f"the front door's admin socket is unreachable at {self.admin_socket} "
                 f"({command!r}: {exc}); is the front door's HAProxy running?"
             ) from None
-        return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def _parse_servers_state(text: str, origin: Path) -> list[_Server]:

@@ -58,17 +58,16 @@ def in_rotation(socket_path: Path, server: str, backend: str = BACKEND) -> Calla
     return check
 
 
-def _ask(socket_path: Path, command: str) -> str:
+def exchange(socket_path: Path, command: str, *, timeout: float = _TIMEOUT_SECONDS) -> str:
+    """Send one command to an HAProxy runtime socket and read the whole answer (HAProxy
+    closes the connection after one command out of interactive mode). OSError when the
+    socket cannot be reached (missing, refused, timed out)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(_TIMEOUT_SECONDS)
-        try:
-            sock.connect(str(socket_path))
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise ProxyUnreachable(f"no HAProxy stats socket at {socket_path}: {exc}") from None
+        sock.settimeout(timeout)
+        sock.connect(str(socket_path))
         sock.sendall(command.encode("ascii"))
         chunks: list[bytes] = []
         received = 0
-        # HAProxy closes the connection after answering one command (non-interactive mode).
         while received < _MAX_ANSWER_BYTES:
             chunk = sock.recv(65536)
             if not chunk:
@@ -76,3 +75,10 @@ def _ask(socket_path: Path, command: str) -> str:
             chunks.append(chunk)
             received += len(chunk)
     return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _ask(socket_path: Path, command: str) -> str:
+    try:
+        return exchange(socket_path, command)
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        raise ProxyUnreachable(f"no HAProxy stats socket at {socket_path}: {exc}") from None
