@@ -87,32 +87,27 @@ def take_offsite_backups(deployment: TwoSites, *, database: bool = True) -> dict
     return figures
 
 
+def _pg_client(deployment: TwoSites, site: Site, tool: str, *args: str) -> list[str]:
+    """A PostgreSQL client tool's command against the site's server (run inside the site)."""
+    pg_bin = postgres_bin_dir(deployment.config.stack.postgres_bin_dir)
+    port = str(site.require_stack().port("postgres"))
+    return [str(pg_tool(pg_bin, tool)), "-h", "127.0.0.1", "-p", port, "-U", "postgres", *args]
+
+
 def _ship_base_backup(deployment: TwoSites, site: Site) -> str:
     stack = site.require_stack()
-    pg_bin = postgres_bin_dir(deployment.config.stack.postgres_bin_dir)
     label = time.strftime("base-%Y%m%d-%H%M%S", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="drillbook-base-", dir=stack.run_dir) as scratch:
         target = Path(scratch) / label
         chown_to_server_user(Path(scratch))
         _run(
             as_server_user(
-                [
-                    str(pg_tool(pg_bin, "pg_basebackup")),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(stack.port("postgres")),
-                    "-U",
-                    "postgres",
-                    "-D",
-                    str(target),
-                    "-Ft",
-                    "-X",
-                    "fetch",
-                    "-c",
-                    "fast",
-                    "--no-password",
-                ]
+                _pg_client(
+                    deployment,
+                    site,
+                    "pg_basebackup",
+                    *("-D", str(target), "-Ft", "-X", "fetch", "-c", "fast", "--no-password"),
+                )
             ),
             "pg_basebackup for the off-site store",
         )
@@ -124,25 +119,11 @@ DUMP_KEY = "dumps"
 
 
 def _ship_dump(deployment: TwoSites, site: Site) -> str:
-    stack = site.require_stack()
-    pg_bin = postgres_bin_dir(deployment.config.stack.postgres_bin_dir)
     name = time.strftime("eleanor-v8-%Y%m%d-%H%M%S.dump", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="drillbook-dump-") as scratch:
         path = Path(scratch) / name
         _run(
-            [
-                str(pg_tool(pg_bin, "pg_dump")),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(stack.port("postgres")),
-                "-U",
-                "postgres",
-                "-Fc",
-                "-f",
-                str(path),
-                "eleanor_v8",
-            ],
+            _pg_client(deployment, site, "pg_dump", "-Fc", "-f", str(path), "eleanor_v8"),
             "the daily pg_dump",
         )
         deployment.offsite.upload_file(path, f"{DUMP_KEY}/{name}")
@@ -269,23 +250,12 @@ def _restore_dump(deployment: TwoSites, site: Site) -> dict[str, Any]:
     platform.start("database")
     platform.wait_until_ready("database", timeout=READY_TIMEOUT_SECONDS)
     create_database(admin_dsn(stack.port("postgres")))
-    pg_bin = postgres_bin_dir(deployment.config.stack.postgres_bin_dir)
     with tempfile.TemporaryDirectory(prefix="drillbook-dump-") as scratch:
         local = deployment.offsite.download_file(keys[-1], Path(scratch) / "latest.dump")
         _run(
-            [
-                str(pg_tool(pg_bin, "pg_restore")),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(stack.port("postgres")),
-                "-U",
-                "postgres",
-                "-d",
-                "eleanor_v8",
-                "--exit-on-error",
-                str(local),
-            ],
+            _pg_client(
+                deployment, site, "pg_restore", "-d", "eleanor_v8", "--exit-on-error", str(local)
+            ),
             "pg_restore of the daily dump",
         )
     return {"dump": keys[-1].rsplit("/", 1)[-1], "seconds": round(time.monotonic() - started, 3)}
