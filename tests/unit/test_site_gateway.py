@@ -6,14 +6,12 @@ for the site's service (in a deployment both live in the site's network namespac
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,41 +22,10 @@ from drillbook.errors import StackError
 from drillbook.platforms.ports import free_ports, port_is_free
 from drillbook.sites.gateway import render_site_gateway_conf
 from drillbook.stack.binaries import require_binary
+from tests.unit.greeting_server import GreetingServer
 
 SITE_ADDRESS = "127.0.0.2"
 WAIT_SECONDS = 5.0
-
-
-class GreetingServer:
-    """Greets every connection with `greeting` + newline, then holds it open until closed."""
-
-    def __init__(self, host: str, port: int, greeting: str) -> None:
-        self._listener = socket.create_server((host, port))
-        self._listener.settimeout(0.2)
-        self._greeting = greeting.encode() + b"\n"
-        self._stop = threading.Event()
-        self._connections: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._connections.append(connection)
-            with contextlib.suppress(OSError):
-                connection.sendall(self._greeting)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=WAIT_SECONDS)
-        self._listener.close()
-        for connection in self._connections:
-            connection.close()
 
 
 @pytest.fixture
