@@ -18,6 +18,7 @@ def companion_factories() -> list[CompanionFactory]:
     from drillbook.backup.companion import backup_companion
     from drillbook.companions.cache_watch import cache_watch_companion
     from drillbook.companions.pod_recovery import pod_recovery_companion
+    from drillbook.companions.shutdown_watch import shutdown_watch_companion
     from drillbook.ledger.configuration import configuration_companion
     from drillbook.ledger.writer import ledger_companion
     from drillbook.load.companion import load_companion
@@ -28,6 +29,7 @@ def companion_factories() -> list[CompanionFactory]:
     return [
         site_recovery_companion,
         pod_recovery_companion,
+        shutdown_watch_companion,
         cache_watch_companion,
         precedent_ledger,
         configuration_companion,

@@ -37,6 +37,7 @@ from drillbook.config.schema import (
 from drillbook.config.sections import (
     backup,
     cache,
+    findings,
     kubernetes,
     ledger,
     load,
@@ -206,6 +207,8 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
     )
     if "stack" in data:
         kwargs["stack"] = stack.parse(context, subtable(context, "stack", data))
+    if "findings" in data:
+        kwargs["findings"] = findings.parse(context, subtable(context, "findings", data))
     if "sites" in data:
         kwargs["sites"] = sites.parse(context, subtable(context, "sites", data))
     if "verification" in data:

@@ -21,6 +21,7 @@ from drillbook.config.sections.auth import AuthSettings
 from drillbook.config.sections.backup import BackupSettings
 from drillbook.config.sections.cache import CacheSettings
 from drillbook.config.sections.components import COMPONENT_ROLES, Component, ComponentRole
+from drillbook.config.sections.findings import FindingSettings
 from drillbook.config.sections.kubernetes import (
     KUBERNETES_PROBE_MODES,
     KubernetesProbeMode,
@@ -129,6 +130,12 @@ class DrillbookConfig:
     stack: StackSettings = field(
         default=StackSettings(),
         metadata=setting(Table(StackSettings), "The embedded local stack."),
+    )
+    findings: FindingSettings = field(
+        default=FindingSettings(),
+        metadata=setting(
+            Table(FindingSettings), "Which findings fail a drill instead of being reported."
+        ),
     )
     sites: SitesSettings = field(
         default=SitesSettings(),

@@ -94,6 +94,16 @@ class Breach:
 
 
 @dataclass(frozen=True)
+class FindingRecord:
+    """A defect of the service the drill showed beside its verdict (drillbook.core.findings)."""
+
+    kind: str
+    component: str
+    summary: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CheckRecord:
     """One item of the plan's verification checklist and its result."""
 
@@ -146,6 +156,8 @@ class DrillRecord:
     """The objectives' judgement in words (RTO against its objective, then every breach)."""
     companions: Mapping[str, Any] = field(default_factory=dict)
     """Every companion's own figures (JSON values), by companion name."""
+    findings: tuple[FindingRecord, ...] = ()
+    """Defects of the service seen beside the verdict, each with its evidence."""
 
     def phase_seconds(self, name: str) -> float:
         """The duration of phase `name`, 0 when it did not run."""
@@ -212,6 +224,7 @@ class DrillRecord:
             fault=data.get("fault"),
             verdict=data.get("verdict"),
             companions=data.get("companions", {}),
+            findings=tuple(FindingRecord(**f) for f in data.get("findings", ())),
         )
 
 
@@ -298,4 +311,5 @@ _FIGURES: dict[str, Any] = {
     "LoadPhase": LoadPhase,
     "Breach": Breach,
     "CheckRecord": CheckRecord,
+    "FindingRecord": FindingRecord,
 }

@@ -16,6 +16,7 @@ from drillbook.config.durations import format_duration
 from drillbook.config.model import DrillbookConfig, ProbingSettings, Tier
 from drillbook.core.clock import Clock, SystemClock
 from drillbook.core.companions import Companion, objective_breaches
+from drillbook.core.findings import Finding, FindingSource
 from drillbook.core.observer import DrillObserver, ObserverSet
 from drillbook.core.platform import Platform
 from drillbook.core.probe import Probe
@@ -103,6 +104,9 @@ class Drill:
         """Checklist items this target cannot be checked for, and why (drillbook.engine.reach)."""
         self.undo_outcomes: list[UndoOutcome] = []
         self.objective_verdict: str | None = None
+        self.findings: list[Finding] = []
+        """Defects of the service the companions saw (drillbook.core.findings), reported beside
+        the verdict; [findings] fail_on makes a kind fail the drill."""
         self.breaches: list[str] = []
         """Every objective breach found by `assert_objectives` ("RTO breach..."/"RPO breach...")."""
         self._prober = prober
@@ -366,6 +370,7 @@ class Drill:
             # The data objectives (RPO, zero evidence and configuration loss), judged by the
             # companions that measure them; every breach is reported, the RTO's too.
             breaches = objective_breaches(self.companions, self)
+            self.collect_findings()
             self.objective_verdict = verdict + "".join(f"; {b}" for b in breaches)
             rto_breach = (
                 f"RTO breach: measured {rto:.3f}s (error bar -{bar:.3f}s, the target may "
@@ -382,6 +387,12 @@ class Drill:
                 raise ObjectiveBreached("; ".join(breaches))
             if breaches:
                 raise DataLossDetected("; ".join(breaches))
+            failing = [f for f in self.findings if f.kind in self.config.findings.fail_on]
+            if failing:
+                raise DrillFailed(
+                    "; ".join(f.describe() for f in failing)
+                    + " ([findings] fail_on makes these kinds fail the drill)"
+                )
 
     def finish(self) -> list[UndoOutcome]:
         """Stop probing and undo every fault. Always called, also after failures."""
@@ -395,6 +406,7 @@ class Drill:
                     companion.stop(self)
                 except Exception as exc:  # a broken companion must not keep the undo from running
                     self.note(f"companion {companion.name} failed to stop", error=repr(exc))
+            self.collect_findings()
         finally:
             # Even an interrupt (SIGTERM, Ctrl-C) arriving while companions stop must not skip
             # the undo: the fault would stay injected.
@@ -415,6 +427,21 @@ class Drill:
                     ok=outcome.ok,
                     error=outcome.error,
                 )
+
+    def collect_findings(self) -> list[Finding]:
+        """Every finding the companions report now (each once, in companion order)."""
+        for companion in self.companions:
+            if not isinstance(companion, FindingSource):
+                continue
+            try:
+                found = companion.findings(self)
+            except Exception as exc:  # a broken watcher must not break the drill's verdict
+                self.note(f"companion {companion.name} could not report findings", error=repr(exc))
+                continue
+            for finding in found:
+                if finding not in self.findings:
+                    self.findings.append(finding)
+        return self.findings
 
     # -- figures -------------------------------------------------------------------------
     def figures(self) -> dict[str, Any]:

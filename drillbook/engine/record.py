@@ -9,6 +9,7 @@ from drillbook.core.record import (
     Breach,
     CheckRecord,
     DrillRecord,
+    FindingRecord,
     LoadFigure,
     LoadPhase,
     Outcome,
@@ -65,6 +66,9 @@ def record_of(
         rpo=_rpo(figures.get("ledger"), drill.config.objectives.rpo_seconds),
         load=_load(figures.get("load")),
         breaches=tuple(Breach(breach_kind(b), b) for b in drill.breaches),
+        findings=tuple(
+            FindingRecord(f.kind, f.component, f.summary, dict(f.evidence)) for f in drill.findings
+        ),
         checks=tuple(CheckRecord(r.name, r.passed, r.detail) for r in drill.check_results),
         checks_not_run=tuple(drill.checks_not_run.items()),
         phases=tuple(drill.phase_durations().items()),

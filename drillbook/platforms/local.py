@@ -48,12 +48,37 @@ class LocalComponent:
     """Per-process check that the front door (the proxy) routes to it now, as a ready pod is
     listed in its Service's endpoints; absent: ready is enough. A rolling restart waits for it
     before taking the next replica down."""
+    stop_grace_seconds: float = 10.0
+    """How long a replica may take to stop after its stop signal before supervisord kills it
+    (the program's stopwaitsecs: a pod's terminationGracePeriodSeconds)."""
+    stop_signal: str = "TERM"
     max_surge: int = 0
     """Extra replicas a rolling restart may start beyond `desired` (from the spare process
     slots), as a Deployment's maxSurge: with 1, it never serves with fewer than `desired`."""
     active: list[str] | None = None
     """The processes that are the desired replicas now, once a rolling restart has moved them
     to other slots (as a rollout's new pods get new names); None: the first `desired`."""
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """One replica stopped by a verb: how long it took after its stop signal, and whether it
+    was still running when its grace period ran out (then supervisord killed it)."""
+
+    component: str
+    process: str
+    signal: str
+    seconds: float
+    grace_seconds: float
+
+    @property
+    def killed(self) -> bool:
+        # supervisord sends SIGKILL once stopwaitsecs have passed; a stop that lasted that long
+        # (less a margin for the RPC's own latency) ended by that kill.
+        return self.seconds >= self.grace_seconds - _KILL_MARGIN_SECONDS
+
+
+_KILL_MARGIN_SECONDS = 0.2
 
 
 class LocalPlatform:
@@ -65,6 +90,22 @@ class LocalPlatform:
     def __init__(self, client: SupervisorClient, components: Mapping[str, LocalComponent]) -> None:
         self._client = client
         self._components = dict(components)
+        self.shutdowns: list[Shutdown] = []
+        """Every replica a verb stopped, in order (what the shutdown-grace finding reads)."""
+
+    def _stop_replica(self, comp: LocalComponent, process: str) -> None:
+        """Stop one replica (its stop signal, then SIGKILL after its grace), timed."""
+        started = time.monotonic()
+        self._client.stop(self._full(comp, process))
+        self.shutdowns.append(
+            Shutdown(
+                component=comp.name,
+                process=process,
+                signal=comp.stop_signal,
+                seconds=time.monotonic() - started,
+                grace_seconds=comp.stop_grace_seconds,
+            )
+        )
 
     def component(self, component: str) -> LocalComponent:
         try:
@@ -142,7 +183,7 @@ class LocalPlatform:
         comp = self.component(component)
         for replica in self.replicas(component):
             if replica.running:
-                self._client.stop(self._full(comp, replica.name))
+                self._stop_replica(comp, replica.name)
 
     def start(self, component: str) -> None:
         comp = self.component(component)
@@ -163,7 +204,7 @@ class LocalPlatform:
         desired = set(self._desired_processes(comp))
         for replica in self.replicas(component):
             if replica.running and replica.name not in desired:
-                self._client.stop(self._full(comp, replica.name))
+                self._stop_replica(comp, replica.name)
 
     def restore_file(self, component: str, path: str, saved: str, if_sha256: str) -> None:
         """Undo of a damaged data file: copy the saved original back over it, but only while
@@ -226,7 +267,7 @@ class LocalPlatform:
         comp = self.component(component)
         for replica in self.replicas(component):
             if replica.running:
-                self._client.stop(self._full(comp, replica.name))
+                self._stop_replica(comp, replica.name)
         desired = self._desired_processes(comp)
         for process in desired:
             self._client.start(self._full(comp, process))
@@ -280,7 +321,7 @@ class LocalPlatform:
             full_old = self._full(comp, old)
             if spare is None:
                 # No spare slot (or maxSurge 0): in place, each back in service before the next.
-                self._client.stop(full_old)
+                self._stop_replica(comp, old)
                 self._client.start(full_old)
                 self._wait_serving(comp, old, timeout=_ROLL_TIMEOUT_SECONDS)
                 continue
@@ -293,7 +334,7 @@ class LocalPlatform:
                 with contextlib.suppress(StackError):
                     self._client.stop(full_spare)
                 raise
-            self._client.stop(full_old)
+            self._stop_replica(comp, old)
             active[active.index(old)] = spare
             comp.active = list(active)
 
@@ -337,7 +378,7 @@ class LocalPlatform:
             if process in wanted and not states.get(process):
                 self._client.start(full)
             elif process not in wanted and states.get(process):
-                self._client.stop(full)
+                self._stop_replica(comp, process)
 
     def wait_until_ready(self, component: str, *, timeout: float) -> float:
         comp = self.component(component)

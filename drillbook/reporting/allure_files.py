@@ -24,6 +24,15 @@ CATEGORIES_FILE: Final = "categories.json"
 
 DRILL_CATEGORIES: Final[Sequence[Mapping[str, Any]]] = (
     {
+        # A defect of the service that [findings] fail_on makes fail the drill
+        # (drillbook.core.findings); first, so a drill failed by a finding lands here.
+        "name": "Finding",
+        "description": "A defect of the service the drill showed (e.g. a replica killed at "
+        "the end of its grace period), configured to fail the drill.",
+        "messageRegex": r"^Finding \(.*",
+        "matchedStatuses": ["failed"],
+    },
+    {
         "name": "RTO breach",
         "description": "The service came back, but later than the recovery time objective.",
         "messageRegex": ".*RTO breach.*",

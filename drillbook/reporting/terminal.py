@@ -144,6 +144,11 @@ def format_summary(records: Sequence[DrillRecord]) -> list[str]:
         site = _site_line(r)
         if site:
             lines.append(f"{_drill_name(r)}: {site}")
+        for finding in r.findings:
+            lines.append(
+                f"{_drill_name(r)}: Finding ({finding.kind}) at {finding.component}: "
+                f"{finding.summary}"
+            )
     failures = [r for r in records if r.failure and r.outcome in ("failed", "error", "xfailed")]
     for r in failures:
         lines.append(f"{_drill_name(r)}: {r.outcome}: {r.failure}")

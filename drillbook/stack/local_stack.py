@@ -64,6 +64,9 @@ class LocalStack:
     """What the proxy's readiness is checked on: through it, any replica answering."""
     start_path: str = "/health"
     """What the stack's start waits for through the proxy."""
+    app_stop_signal: str = "TERM"
+    app_grace_seconds: float = 10.0
+    """How a replica is asked to stop, and how long it may take before it is killed."""
 
     def port(self, name: str) -> int:
         try:
@@ -157,6 +160,8 @@ class LocalStack:
             "app_ready_path": self.app_ready_path,
             "proxy_ready_path": self.proxy_ready_path,
             "start_path": self.start_path,
+            "app_stop_signal": self.app_stop_signal,
+            "app_grace_seconds": self.app_grace_seconds,
         }
         (self.run_dir / _MANIFEST).write_text(json.dumps(manifest, indent=2))
         secret_file = self.run_dir / _SECRETS
@@ -182,6 +187,8 @@ def attach(run_dir: Path) -> LocalStack | None:
         app_ready_path=str(manifest.get("app_ready_path", "/readyz")),
         proxy_ready_path=str(manifest.get("proxy_ready_path", "/livez")),
         start_path=str(manifest.get("start_path", "/health")),
+        app_stop_signal=str(manifest.get("app_stop_signal", "TERM")),
+        app_grace_seconds=float(manifest.get("app_grace_seconds", 10.0)),
     )
     for value in stack.secrets.values():
         register_secret(value)
@@ -268,6 +275,9 @@ def start_stack(
     if settings.app.is_custom:
         path = settings.app.ready_path
         stack.app_ready_path = stack.proxy_ready_path = stack.start_path = path
+        stack.app_stop_signal = settings.app.stop_signal
+        # supervisord counts stopwaitsecs in whole seconds (drillbook.stack.layout).
+        stack.app_grace_seconds = float(max(1, round(settings.app.grace_period_seconds)))
     try:
         _wait_for(stack.supervisor.alive, "supervisord to answer", process)
         _start_services(stack, chosen)

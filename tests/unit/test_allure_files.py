@@ -97,6 +97,7 @@ def test_categories_json(tmp_path: Path) -> None:
     # Two rules make the "RPO breach" category: failed drills, and expected (xfailed) breaches,
     # which Allure calls skipped (tests/unit/test_allure_categories.py).
     assert [c["name"] for c in data] == [
+        "Finding",
         "RTO breach",
         "RPO breach",
         "RPO breach",

@@ -84,6 +84,7 @@ def test_the_reference_walks_every_table() -> None:
         "[target.components.<name>]",
         "[stack]",
         "[stack.app]",
+        "[findings]",
         "[sites]",
         "[verification]",
         "[cache]",

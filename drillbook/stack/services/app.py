@@ -140,6 +140,8 @@ class AppService:
                 # As k8s/base/app.yaml's strategy (maxSurge 1, maxUnavailable 0): a rolling
                 # restart never serves with fewer replicas than desired.
                 max_surge=1,
+                stop_signal=stack.app_stop_signal,
+                stop_grace_seconds=stack.app_grace_seconds,
             )
         }
 

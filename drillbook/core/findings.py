@@ -1,0 +1,42 @@
+"""Findings: defects of the drilled service that a drill shows beside its pass or fail.
+
+A drill can pass (the service recovered within its objectives) and still show something its
+operators must fix: a replica that ignores SIGTERM and is killed at the end of its grace period,
+a health endpoint that says "ok" while a dependency is down. Each is a `Finding`, with the
+evidence that shows it; companions that watch for them implement `FindingSource`. A finding is
+reported, not judged, unless the configuration's [findings] fail_on names its kind: then the
+drill fails on it ("Finding (kind): ...").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+DrillT = TypeVar("DrillT", contravariant=True)
+
+KINDS = {
+    "shutdown-grace": "a replica still running at the end of its grace period (killed)",
+}
+"""The finding kinds drillbook reports, and what each means."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    component: str
+    summary: str
+    """One line: what was seen, with the figure that shows it."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    """The values seen (JSON values): samples, times, signals."""
+
+    def describe(self) -> str:
+        return f"Finding ({self.kind}) at {self.component}: {self.summary}"
+
+
+@runtime_checkable
+class FindingSource(Protocol[DrillT]):
+    """A companion that reports findings about the drilled service."""
+
+    def findings(self, drill: DrillT) -> list[Finding]: ...
