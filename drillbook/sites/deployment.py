@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import os
 import secrets
@@ -28,14 +29,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import psycopg
+
 from drillbook.config.model import DrillbookConfig
 from drillbook.config.sections.sites import SitesSettings
+from drillbook.core.polling import poll_until
 from drillbook.errors import StackError
 from drillbook.platforms.local import LocalPlatform
 from drillbook.platforms.ports import free_ports
@@ -61,7 +64,7 @@ from drillbook.stack.services import StackService
 from drillbook.stack.services.app import AppService
 from drillbook.stack.services.moto import MotoService
 from drillbook.stack.services.openbao import OpenBaoService
-from drillbook.stack.services.postgres import PostgresService
+from drillbook.stack.services.postgres import PostgresService, admin_dsn
 from drillbook.stack.services.proxy import ProxyService
 from drillbook.stack.services.redis import RedisService
 from drillbook.stack.services.secrets_manager import SecretsManagerService
@@ -118,7 +121,6 @@ class TwoSites:
     dr_standby: bool = True
     configuration: dict[str, str | None] = field(default_factory=dict)
     """The application's configuration digest per site, taken when the site was built."""
-    events: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def primary(self) -> Site:
@@ -173,8 +175,6 @@ def app_configuration_digest(run_dir: Path) -> str | None:
     """sha256 of the application's deployed configuration at a site: its replicas' commands
     and environment as rendered from the drillbook configuration (which lives in version
     control), with the site's own run directory taken out; None when the site has none."""
-    import hashlib
-
     try:
         text = (run_dir / "supervisord.conf").read_text()
     except OSError:
@@ -227,11 +227,6 @@ def synchronous_standby(settings: SitesSettings, *, dr_standby: bool) -> str | N
 def enable_synchronous(primary: Site, standby: str, *, timeout: float = 60.0) -> None:
     """Make every commit wait until `standby` has flushed it (ALTER SYSTEM, so the setting is
     switched on only once the standby streams: before that, every commit would hang)."""
-    import psycopg
-
-    from drillbook.core.polling import poll_until
-    from drillbook.stack.services.postgres import admin_dsn
-
     dsn = admin_dsn(primary.require_stack().port("postgres"))
 
     def configure() -> None:
@@ -456,11 +451,3 @@ def _start_network_watchdog(run_id: str, run_dir: Path) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def site_names(deployment: TwoSites) -> Sequence[str]:
-    return list(deployment.sites)

@@ -63,10 +63,6 @@ class SiteNetwork:
     def address(self, site: str) -> str:
         return self.link(site).address
 
-    def exec_prefix(self, site: str) -> list[str]:
-        """The command prefix that runs a program inside the site's namespace."""
-        return [str(_ip()), "netns", "exec", self.link(site).namespace]
-
     def isolate(self, site: str) -> None:
         """Cut the site off from users, the other sites and the off-site store (it stays up)."""
         _run(["link", "set", self.link(site).host_interface, "down"])

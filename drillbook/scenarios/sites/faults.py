@@ -19,8 +19,10 @@ import os
 import shutil
 import signal
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from drillbook.core.polling import poll_until
 from drillbook.core.steps import Fault
 from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, StackError
@@ -147,18 +149,14 @@ class SitesUndo:
 
 def _wait_dead(pid: int) -> bool:
     """True when `pid` is still alive after a bounded wait."""
-    from drillbook.core.polling import poll_until
-
     return bool(
         poll_until(lambda: pid_alive(pid), lambda alive: not alive, timeout=10.0, interval=0.05)
     )
 
 
-def _wipe(run_dir: os.PathLike[str] | str) -> int:
+def _wipe(run_dir: Path) -> int:
     """Remove everything in the site's run directory; returns the bytes removed."""
-    from pathlib import Path
-
-    root = Path(run_dir)
+    root = run_dir
     size = 0
     for path in root.rglob("*"):
         with contextlib.suppress(OSError):

@@ -26,6 +26,7 @@ promote it, move Weaviate's data back, start the application there, switch the f
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from drillbook.backup.cluster import as_server_user, chown_to_server_user, pg_tool
 from drillbook.backup.errors import BackupError
@@ -46,7 +48,7 @@ from drillbook.sites.deployment import Site, TwoSites, site_services, stop_site_
 from drillbook.sites.services import RECEIVER_DIR
 from drillbook.stack.binaries import postgres_bin_dir
 from drillbook.stack.local_stack import start_stack
-from drillbook.stack.services.postgres import admin_dsn
+from drillbook.stack.services.postgres import admin_dsn, create_database
 from drillbook.stack.services.weaviate import COLLECTION, endpoint
 
 READY_TIMEOUT_SECONDS = 120.0
@@ -239,8 +241,6 @@ def restore_database_from_dump(deployment: TwoSites, site: str) -> RecoveryStep:
 
 
 def _restore_dump(deployment: TwoSites, site: Site) -> dict[str, Any]:
-    from drillbook.stack.services.postgres import create_database
-
     stack = site.require_stack()
     platform = stack.platform()
     started = time.monotonic()
@@ -265,8 +265,6 @@ def _add_streamed_wal(receiver: Path, wal_dir: Path) -> list[str]:
     """The off-site WAL receiver's files that S3 does not hold: the newest segments, and the
     one being written (`.partial`, under its segment name: recovery stops where its valid
     records end). With the receiver synchronous, these hold every acknowledged commit."""
-    import shutil
-
     added: list[str] = []
     if not receiver.is_dir():
         return added
@@ -437,8 +435,6 @@ def _drop_if_empty(url: str) -> None:
 
 
 def _replace_dir(path: Path) -> None:
-    import shutil
-
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(mode=0o700)
 
@@ -449,8 +445,6 @@ def _chown_tree(root: Path) -> None:
 
 
 def _wait_promoted(dsn: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
-    import psycopg
-
     deadline = time.monotonic() + timeout
     while True:
         try:
