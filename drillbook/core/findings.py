@@ -17,7 +17,23 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 DrillT = TypeVar("DrillT", contravariant=True)
 
 KINDS = {
+    "health-blind-spot": (
+        "the service's own health endpoint said healthy while the drill's end-to-end checks "
+        "failed during a fault"
+    ),
     "shutdown-grace": "a replica still running at the end of its grace period (killed)",
+    "secret-needs-restart": (
+        "a secret rotated in the provider is not taken up (new accepted, old refused) "
+        "without a restart"
+    ),
+    "buffered-writes-lost": (
+        "writes the service acknowledged were lost when its own processes were killed "
+        "(held in memory, not the database's doing)"
+    ),
+    "silent-degradation": (
+        "a dependency the configuration says is present was down and nothing the service "
+        "exposes changed"
+    ),
 }
 """The finding kinds drillbook reports, and what each means."""
 

@@ -23,6 +23,10 @@ class Fault:
     inject: Callable[[], Mapping[str, Any] | None]
     """Does the damage; may return details for the timeline (e.g. the PIDs killed)."""
     undo: UndoAction
+    stops: str | None = None
+    """The component this fault takes down (its processes killed or scaled away), so that a
+    watcher can tell a dependency's outage from damage to data or configuration; None when the
+    fault leaves every process running."""
 
 
 @dataclass(frozen=True)

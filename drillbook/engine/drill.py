@@ -428,6 +428,14 @@ class Drill:
                     error=outcome.error,
                 )
 
+    def add_finding(self, finding: Finding) -> None:
+        """A finding the drill's own steps saw (a companion reports its own through
+        `findings`); reported like theirs, and failing the drill when [findings] fail_on
+        names its kind."""
+        if finding not in self.findings:
+            self.findings.append(finding)
+            self.note(f"finding: {finding.kind}", component=finding.component)
+
     def collect_findings(self) -> list[Finding]:
         """Every finding the companions report now (each once, in companion order)."""
         for companion in self.companions:

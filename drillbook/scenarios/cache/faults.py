@@ -33,4 +33,5 @@ def kill_cache_master(platform: Platform, component: str, master: CacheNode) -> 
         description=f"kill the Redis master {master.name} ({master.address}) of {component}",
         inject=inject,
         undo=reconcile(platform, component, desired="nodes"),
+        stops=component,
     )

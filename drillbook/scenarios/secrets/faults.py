@@ -145,4 +145,5 @@ def take_provider_down(platform: Platform, store: SecretStore) -> Fault:
         description=f"take {store.name} down: kill every replica of {component} (SIGKILL)",
         inject=inject,
         undo=undo,
+        stops=component,
     )

@@ -37,6 +37,7 @@ def kill_vector_store(platform: Platform, component: str) -> Fault:
         description=f"kill Weaviate ({component}, SIGKILL)",
         inject=fault.inject,
         undo=fault.undo,
+        stops=component,
     )
 
 

@@ -34,6 +34,7 @@ def kill_replicas(platform: Platform, component: str, *, count: ReplicaCount = 1
         description=f"kill {what} of {component} (SIGKILL)",
         inject=inject,
         undo=reconcile(platform, component),
+        stops=component,
     )
 
 
@@ -70,4 +71,5 @@ def scale_down(platform: Platform, component: str, *, replicas: int = 0) -> Faul
             verb="scale",
             args={"component": component, "replicas": before},
         ),
+        stops=component,
     )
