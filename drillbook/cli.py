@@ -157,12 +157,13 @@ def _describe_ledger(ledger: LedgerSettings) -> str:
     """One line: whether (and how) drills measure data loss; a missing writer is worth a look."""
     if ledger.write_path is None:
         return "ledger: none ([ledger] write_path unset): drills measure no data loss"
-    where = {
+    places = {
         "table": f"table {ledger.table}"
         + (f" (DSN from ${ledger.dsn_env})" if ledger.dsn_env else ""),
         "jsonl": f"file {ledger.jsonl_path}",
         "http": f"GET {ledger.read_path}",
-    }[ledger.source]
+    }
+    where = " and ".join(places[source] for source in ledger.sources)
     return (
         f"ledger: {ledger.rate_per_second:g} writes/s to {ledger.write_path} "
         f"({ledger.records}), read back from {where}"

@@ -16,9 +16,12 @@ CompanionFactory = Callable[["Target", "DrillIdentity"], "Companion[Drill] | Non
 def companion_factories() -> list[CompanionFactory]:
     """Every companion kind drillbook knows, in start order (imported lazily: optional deps)."""
     from drillbook.backup.companion import backup_companion
+    from drillbook.companions.buffered_writes import buffered_writes_companion
     from drillbook.companions.cache_watch import cache_watch_companion
+    from drillbook.companions.health_blind_spot import health_blind_spot_companion
     from drillbook.companions.pod_recovery import pod_recovery_companion
     from drillbook.companions.shutdown_watch import shutdown_watch_companion
+    from drillbook.companions.silent_degradation import silent_degradation_companion
     from drillbook.ledger.configuration import configuration_companion
     from drillbook.ledger.writer import ledger_companion
     from drillbook.load.companion import load_companion
@@ -30,10 +33,14 @@ def companion_factories() -> list[CompanionFactory]:
         site_recovery_companion,
         pod_recovery_companion,
         shutdown_watch_companion,
+        health_blind_spot_companion,
+        silent_degradation_companion,
         cache_watch_companion,
         precedent_ledger,
         configuration_companion,
         backup_companion,
         ledger_companion,
+        # After the ledger: it reads the ledger's read-backs.
+        buffered_writes_companion,
         load_companion,
     ]

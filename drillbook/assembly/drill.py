@@ -65,6 +65,7 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         option=str(marker.get("option", "")),
         cadence=_cadence(item, marker.get("cadence")),
         title=doc[0] if doc else item.name,
+        component=str(marker["component"]),
     )
     config = target.config
     assert config.target.base_url is not None
@@ -72,23 +73,32 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
     clock = SystemClock()
     base_url = config.target.base_url
 
-    def prober_for(probe: HttpProbe) -> HttpProber:
+    def prober_for(probe: HttpProbe, *, health_probe: bool) -> HttpProber:
         return HttpProber(
             base_url,
             probe,
             timeout_seconds=probing.timeout_seconds,
             headers=probing.headers,
             tokens=target.tokens,
+            keep_fields=health_probe,
         )
 
-    health = [prober_for(probe) for probe in config.target.probes]
-    critical = [prober_for(probe) for probe in config.target.critical_endpoints]
+    health = [prober_for(probe, health_probe=True) for probe in config.target.probes]
+    critical = [prober_for(probe, health_probe=False) for probe in config.target.critical_endpoints]
     timeline = Timeline()
     # The background prober gets its own probers: httpx clients are not shared across threads.
-    background = [prober_for(probe).sample for probe in config.target.probes]
+    # The critical endpoints are sampled too, whether or not they count in the RTO: findings
+    # compare what users saw with what the health probes said at the same moment.
+    background = [prober_for(probe, health_probe=True).sample for probe in config.target.probes]
+    background += [
+        prober_for(probe, health_probe=False).sample for probe in config.target.critical_endpoints
+    ]
     prober = BackgroundProber(
         background, timeline, clock, interval_seconds=probing.interval_seconds
     )
+    measured = list(config.target.probes)
+    if probing.measure_critical_endpoints:
+        measured += config.target.critical_endpoints
     observers: list[DrillObserver[Drill]] = []
     try:
         from drillbook.reporting.allure_observer import AllureObserver
@@ -106,7 +116,7 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         config=config,
         platform=target.platform,
         prober=prober,
-        probe_names=[p.name for p in config.target.probes],
+        probe_names=[p.name for p in measured],
         undo=UndoStack(target.journal, target.apply_undo),
         timeline=timeline,
         clock=clock,

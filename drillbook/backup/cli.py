@@ -94,7 +94,11 @@ def run_backup_command(args: argparse.Namespace) -> int:
     print(
         f"drillbook: restored {result.backup.get('name')} ({result.mode}"
         + (f", to {result.target}" if result.target else "")
-        + f"): {result.evidence_rows} evidence records"
+        + (
+            f"): {result.evidence_rows} rows in {result.table}"
+            if result.evidence_rows is not None
+            else f"): no table {result.table} in the restored database"
+        )
     )
     print(json.dumps(result.figures(), indent=2))
     return 0

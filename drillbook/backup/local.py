@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg import sql
 
 from drillbook.backup.dump import take_dump, verify_gzip
 from drillbook.backup.errors import BackupError
 from drillbook.backup.pitr import BaseBackup, base_backups, choose_base_backup, take_base_backup
 from drillbook.backup.restore import (
-    EVIDENCE_TABLE,
     LocalDatabase,
     RestoreCheck,
     RestoreResult,
@@ -84,6 +84,8 @@ class DatabaseBackups:
             port=stack.port("postgres"),
             # The database's own component only: works on any stack that has PostgreSQL.
             platform=LocalPlatform(stack.supervisor, PostgresService().components(stack)),
+            # The service's own table, which the ledger reads too: what a restore must hold.
+            records_table=config.ledger.table,
         )
         aws_port = stack.port("aws")
         store = BackupStore(
@@ -97,11 +99,13 @@ class DatabaseBackups:
 
     # -- backups ---------------------------------------------------------------------------
     def evidence_rows(self) -> int | None:
+        """Rows in the records table now (None: no such table, or the database is down)."""
+        table = sql.Identifier(*self.db.records_table.split("."))
         with (
             contextlib.suppress(psycopg.Error),
             psycopg.connect(self.db.dsn(), connect_timeout=3) as conn,
         ):
-            row = conn.execute(f"SELECT COUNT(*) FROM {EVIDENCE_TABLE}").fetchone()
+            row = conn.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(table)).fetchone()
             return int(row[0]) if row is not None else None
         return None
 

@@ -1,12 +1,13 @@
 """Restores that cannot leave a half state: build in scratch, verify, then swap.
 
 Every restore builds a complete cluster in a scratch directory beside the live one
-(`pgdata.restore-<stamp>`), started on its own port, checked (the evidence table is counted and
-its hash chain verified), and stopped cleanly. Only then is the live data directory renamed away
-and the scratch one renamed into its place (two renames on one file system), and the database
-started through the platform. If anything fails before the swap, the scratch is deleted and the
-live database is restarted as it was; if the swapped-in cluster does not come up, the renames
-are reversed. Either way nothing is left half restored.
+(`pgdata.restore-<stamp>`), started on its own port, checked (the records table, `[ledger]
+table`, is counted and its hash chain verified when it has one), and stopped cleanly. Only then
+is the live data directory renamed away and the scratch one renamed into its place (two renames
+on one file system), and the database started through the platform. If anything fails before
+the swap, the scratch is deleted and the live database is restarted as it was; if the
+swapped-in cluster does not come up, the renames are reversed. Either way nothing is left half
+restored.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ from drillbook.stack.services.postgres import (
 )
 
 EVIDENCE_TABLE = "evidence_records"
+"""The reference schema's table: what a restore counts unless the configuration names another
+(`[ledger] table`, threaded through `LocalDatabase.records_table`)."""
 RestoreMode = Literal["dump", "pitr"]
 
 
@@ -68,6 +71,8 @@ class LocalDatabase:
     platform: Platform
     component: str = "database"
     ready_timeout_seconds: float = 60.0
+    records_table: str = EVIDENCE_TABLE
+    """The table restores and the restore test count (and chain-verify): `[ledger] table`."""
 
     @property
     def data_dir(self) -> Path:
@@ -126,12 +131,15 @@ class RestoreResult:
     notes: tuple[str, ...] = field(default=())
     timeline: str | None = None
     """PITR: the recovery_target_timeline replayed to (the failed cluster's own)."""
+    table: str = EVIDENCE_TABLE
+    """The table counted in `evidence_rows` (None there: it is not in the restored database)."""
 
     def figures(self) -> dict[str, Any]:
         figures: dict[str, Any] = {
             "mode": self.mode,
             "backup": self.backup,
             "target": self.target,
+            "table": self.table,
             "evidence_rows": self.evidence_rows,
             "chain": self.chain,
             "salvaged_wal": list(self.salvaged_wal),
@@ -148,18 +156,31 @@ class RestoreResult:
 @dataclass(frozen=True)
 class Inspection:
     evidence_rows: int | None
+    """None when the table is not there."""
     chain: dict[str, Any] | None
+    table: str = EVIDENCE_TABLE
+    table_found: bool = True
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        if self.table_found:
+            return ()
+        return (f"table {self.table} does not exist in the restored database: not counted",)
 
 
-def inspect_evidence(dsn: str) -> Inspection:
-    """Count the evidence table and verify its chain (the plan's `SELECT COUNT(*)`)."""
-    source = TableSource(dsn, EVIDENCE_TABLE)
+def inspect_evidence(dsn: str, table: str = EVIDENCE_TABLE) -> Inspection:
+    """Count the records table and verify its chain when it has the hash-chain columns (the
+    plan's `SELECT COUNT(*)`). A table that is not there is said so: reading it as empty would
+    pass a restore that holds none of the service's data."""
+    source = TableSource(dsn, table)
     try:
+        if not source.exists():
+            return Inspection(None, None, table, table_found=False)
         rows = source.count()
         chain = source.chain()
     except ReadBackFailed as exc:
         raise RestoreFailed(f"the restored database cannot be read: {exc}") from None
-    return Inspection(rows, chain.figures() if chain is not None else None)
+    return Inspection(rows, chain.figures() if chain is not None else None, table)
 
 
 def _stamp() -> str:
@@ -217,7 +238,7 @@ def restore_pitr(db: LocalDatabase, base: BaseBackup, *, target: datetime | None
         )
         server.start()
         server.wait_ready(timeout=db.ready_timeout_seconds, promoted=True)
-        inspection = inspect_evidence(server.dsn(DATABASE_USER, DATABASE_NAME))
+        inspection = inspect_evidence(server.dsn(DATABASE_USER, DATABASE_NAME), db.records_table)
         server.stop()
         server = None
     except BaseException as exc:
@@ -239,7 +260,7 @@ def restore_pitr(db: LocalDatabase, base: BaseBackup, *, target: datetime | None
         superseded_dir=db.archive_dir.with_name(f"wal-superseded-{stamp}"),
     )
     _keep_log(db, scratch.with_name(scratch.name + ".log"))
-    notes = salvage.notes
+    notes = salvage.notes + inspection.notes
     if salvage.timeline is None:
         notes += ("the failed cluster's timeline is unknown: recovered to the latest one",)
     return RestoreResult(
@@ -253,6 +274,7 @@ def restore_pitr(db: LocalDatabase, base: BaseBackup, *, target: datetime | None
         swap_seconds=swapped,
         notes=notes,
         timeline=timeline,
+        table=inspection.table,
     )
 
 
@@ -294,7 +316,7 @@ def restore_dump(
             user=DATABASE_USER,
             database=DATABASE_NAME,
         )
-        inspection = inspect_evidence(server.dsn(DATABASE_USER, DATABASE_NAME))
+        inspection = inspect_evidence(server.dsn(DATABASE_USER, DATABASE_NAME), db.records_table)
         server.stop()
         server = None
     except BaseException as exc:
@@ -319,6 +341,8 @@ def restore_dump(
         chain=inspection.chain,
         build_seconds=built,
         swap_seconds=swapped,
+        notes=inspection.notes,
+        table=inspection.table,
     )
 
 
@@ -332,6 +356,11 @@ class RestoreCheck:
     """Rows the table held when the dump started; the dump must hold at least these."""
     chain: dict[str, Any] | None
     seconds: float
+    table: str = EVIDENCE_TABLE
+    """The table counted (`[ledger] table`)."""
+    table_found: bool = True
+    """False: the restored database has no such table, and the test fails (nothing of the
+    service's data was looked at)."""
 
     @property
     def passed(self) -> bool:
@@ -339,9 +368,16 @@ class RestoreCheck:
             self.evidence_rows is not None and self.evidence_rows >= self.expected_min_rows
         )
         chain_ok = self.chain is None or bool(self.chain.get("intact"))
-        return rows_ok and chain_ok
+        return self.table_found and rows_ok and chain_ok
 
     def describe(self) -> str:
+        restored = f"{self.backup.get('name')} restored in {self.seconds:.2f}s"
+        if not self.table_found:
+            return (
+                f"{restored}, but table {self.table} does not exist in the restored database: "
+                "nothing of the service's data was checked (is [ledger] table the service's "
+                "table?)"
+            )
         chain = (
             "no chain"
             if self.chain is None
@@ -352,14 +388,13 @@ class RestoreCheck:
             if self.expected_min_rows is not None
             else ""
         )
-        return (
-            f"{self.backup.get('name')} restored in {self.seconds:.2f}s: "
-            f"{self.evidence_rows} evidence rows{expected}, {chain}"
-        )
+        return f"{restored}: {self.evidence_rows} rows in {self.table}{expected}, {chain}"
 
     def figures(self) -> dict[str, Any]:
         return {
             "backup": self.backup,
+            "table": self.table,
+            "table_found": self.table_found,
             "evidence_rows": self.evidence_rows,
             "expected_min_rows": self.expected_min_rows,
             "chain": self.chain,
@@ -398,7 +433,7 @@ def check_dump_restores(
             user=DATABASE_USER,
             database=scratch_db,
         )
-        inspection = inspect_evidence(db.dsn(scratch_db))
+        inspection = inspect_evidence(db.dsn(scratch_db), db.records_table)
     finally:
         with (
             contextlib.suppress(psycopg.Error),
@@ -415,6 +450,8 @@ def check_dump_restores(
         expected_min_rows=expected_min_rows,
         chain=inspection.chain,
         seconds=time.monotonic() - started,
+        table=inspection.table,
+        table_found=inspection.table_found,
     )
 
 

@@ -31,6 +31,9 @@ class SampleStatus(StrEnum):
 
 UNHEALTHY = frozenset({SampleStatus.DOWN, SampleStatus.ERROR})
 
+FieldValue = str | int | float | bool | None
+"""A scalar of a health answer's JSON body, as a sample keeps it."""
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -47,6 +50,11 @@ class Sample:
     """The HTTP status code, when there was an answer."""
     detail: str = ""
     """Why the sample is not ok (failed condition, exception), empty when ok."""
+    fields: Mapping[str, FieldValue] | None = field(default=None, hash=False)
+    """A health probe's JSON body, its scalars by dotted path (`checks.database`), bounded and
+    redacted (drillbook.probes.health_fields); None for other probes and for answers that are
+    not a JSON object. Findings compare what the service said about itself with what users saw.
+    """
 
     @property
     def latency_seconds(self) -> float:
@@ -138,7 +146,9 @@ class Timeline:
         base = origin if origin is not None else 0.0
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["probe", "t_sent", "t_received", "status", "http_status", "detail"])
+        writer.writerow(
+            ["probe", "t_sent", "t_received", "status", "http_status", "detail", "fields"]
+        )
         for s in self.samples:
             writer.writerow(
                 [
@@ -148,6 +158,7 @@ class Timeline:
                     str(s.status),
                     "" if s.http_status is None else s.http_status,
                     s.detail,
+                    "" if s.fields is None else json.dumps(dict(s.fields), sort_keys=True),
                 ]
             )
         return out.getvalue()

@@ -65,6 +65,9 @@ class DrillIdentity:
     option: str
     cadence: str
     title: str
+    component: str = ""
+    """The marker's component (a role or a name in the configuration): what the drill is
+    about, for findings about a fault that takes no component down (damage)."""
 
 
 class Drill:
@@ -276,6 +279,12 @@ class Drill:
                     f"{measurement.describe()}; {self._unhealthy_after_fault()}"
                 )
             return measurement
+
+    def outage_observed(self) -> bool:
+        """Whether any probe has seen an unhealthy sample since the fault. A fault the service
+        takes in its stride may show none (a rotated secret taken up within one probe interval):
+        then there is nothing to wait to recover from, and `observe_no_outage` is the wait."""
+        return self._measure().outage_observed
 
     def _unhealthy_after_fault(self) -> str:
         """The unhealthy samples users saw after the fault: when, which probe, and why."""

@@ -20,12 +20,17 @@ Writes acknowledged *after* the fault and then lost add nothing to the figure (i
 0) but they are counted in `lost` like every other: the evidence objective is a count, zero.
 The resolution of the figure is the writer's interval (1/rate): the loss may reach back up to
 one interval further than the oldest lost acknowledgement.
+
+Several sources. A service may keep its records in more than one place (a database and a
+JSON-lines journal); a restore of one does not touch the other, so each is read back and held to
+every acknowledgement on its own (`check_sources`). A write missing from any source is lost, and
+the verdict says which source lost which writes.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Sequence, Set
+from collections.abc import Collection, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
 from typing import Any, Literal
@@ -74,6 +79,14 @@ class LedgerCheck:
     lost_after_reference: int = 0
     """Lost writes acknowledged after the reference time (they add nothing to the RPO)."""
     notes: tuple[str, ...] = field(default=())
+    by_source: Mapping[str, LedgerCheck] = field(default_factory=dict)
+    """With several sources, each one's own check, by its description (this check is then
+    their union: a write missing from any of them is lost); empty with a single source."""
+
+    @property
+    def losing_sources(self) -> dict[str, tuple[Acknowledgement, ...]]:
+        """The sources that lost acknowledged writes, and which (oldest first)."""
+        return {name: check.lost for name, check in self.by_source.items() if check.lost}
 
     @property
     def intact(self) -> bool:
@@ -108,6 +121,23 @@ class LedgerCheck:
             "rpo_reference": self.reference,
             "lost_after_reference": self.lost_after_reference,
             "first_lost": self.first_lost(),
+            **({"by_source": self.source_figures()} if self.by_source else {}),
+        }
+
+    def source_figures(self) -> dict[str, dict[str, Any]]:
+        """Each source's own figures (what it lost, duplicated, altered), by description."""
+        return {
+            name: {
+                "found": check.found,
+                "lost": len(check.lost),
+                "duplicated": len(check.duplicated),
+                "unexpected": len(check.unexpected),
+                "altered": len(check.altered),
+                "reordered": check.reordered,
+                "rpo_seconds": round(check.rpo_seconds, 4),
+                "first_lost": [ack.trace_id for ack in check.lost[:10]],
+            }
+            for name, check in self.by_source.items()
         }
 
     def describe(self) -> str:
@@ -121,7 +151,27 @@ class LedgerCheck:
             shown = ", ".join(a.trace_id for a in self.lost[:3])
             more = f" and {len(self.lost) - 3} more" if len(self.lost) > 3 else ""
             text += f"; first lost: {shown}{more}"
+        if self.by_source and not self.intact:
+            text += "; " + "; ".join(
+                f"{name}: {check.describe_damage()}" for name, check in self.by_source.items()
+            )
         return text
+
+    def describe_damage(self) -> str:
+        """What this (one source's) check found missing, doubled or changed, in a few words."""
+        parts = [
+            f"{len(values)} {what}"
+            for values, what in (
+                (self.lost, "lost"),
+                (self.duplicated, "duplicated"),
+                (self.unexpected, "unexpected"),
+                (self.altered, "altered"),
+            )
+            if values
+        ]
+        if self.lost:
+            parts[0] += f" (first {self.lost[0].trace_id})"
+        return ", ".join(parts) or "nothing lost"
 
 
 def recovery_point_seconds(lost: Sequence[Acknowledgement], reference_at: float) -> float:
@@ -191,6 +241,60 @@ def check_ledger(
     )
 
 
+def check_sources(
+    acks: Sequence[Acknowledgement],
+    stored_by_source: Mapping[str, Sequence[StoredRecord]],
+    *,
+    attempted: Collection[str],
+    fault_at: float | None,
+    checked_at: float,
+) -> LedgerCheck:
+    """`check_ledger` against each source (by description, in the order configured), and the
+    verdict of them all: every acknowledged write must be in each source.
+
+    With one source this is that source's check, unchanged. With several, a write missing from
+    any source is lost (and the RPO reaches back to the oldest such write), a trace id stored
+    twice, altered or unexpected in any source is so counted, and `by_source` keeps each
+    source's own check so that reports say which source lost which writes.
+    """
+    if not stored_by_source:
+        raise ValueError("check_sources needs at least one source")
+    attempted_set = attempted if isinstance(attempted, set | frozenset) else set(attempted)
+    checks = {
+        name: check_ledger(
+            acks, stored, attempted=attempted_set, fault_at=fault_at, checked_at=checked_at
+        )
+        for name, stored in stored_by_source.items()
+    }
+    if len(checks) == 1:
+        return next(iter(checks.values()))
+    lost_ids = {ack.trace_id for check in checks.values() for ack in check.lost}
+    lost = sorted((ack for ack in acks if ack.trace_id in lost_ids), key=_ACK_MONOTONIC)
+    reference_at = fault_at if fault_at is not None else checked_at
+    return LedgerCheck(
+        acknowledged=len(acks),
+        attempted=len(attempted_set),
+        found=len(acks) - len(lost),
+        lost=tuple(lost),
+        duplicated=_union(check.duplicated for check in checks.values()),
+        unexpected=tuple(sorted(set(_union(check.unexpected for check in checks.values())))),
+        # Stored anyway in one source may be missing from another: the most any source holds.
+        unacknowledged_stored=max(check.unacknowledged_stored for check in checks.values()),
+        altered=_union(check.altered for check in checks.values()),
+        reordered=max(check.reordered for check in checks.values()),
+        rpo_seconds=recovery_point_seconds(lost, reference_at),
+        reference="fault" if fault_at is not None else "check",
+        lost_after_reference=sum(1 for ack in lost if ack.ack_monotonic > reference_at),
+        by_source=checks,
+    )
+
+
+def _union(groups: Iterable[Sequence[str]]) -> tuple[str, ...]:
+    """Every trace id of the groups once, in first-seen order."""
+    return tuple(dict.fromkeys(trace_id for group in groups for trace_id in group))
+
+
+_ACK_MONOTONIC = operator.attrgetter("ack_monotonic")
 _TRACE_ID = operator.attrgetter("trace_id")
 _POSITION = operator.attrgetter("position")
 _RECORD_HASH = operator.attrgetter("record_hash")

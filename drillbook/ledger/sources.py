@@ -97,6 +97,17 @@ class TableSource:
         params = (name, schema) if schema else (name,)
         return {str(row["column_name"]) for row in conn.execute(query, params).fetchall()}
 
+    def exists(self) -> bool:
+        """Whether the table is there at all: `count()` says 0 for a table that is gone (all
+        of it lost), which a check of a restored database must not take for an empty one."""
+        with self._connect() as conn:
+            try:
+                return bool(self._columns(conn))
+            except psycopg.Error as exc:
+                raise ReadBackFailed(
+                    f"cannot look up {self.description}: {_first_line(exc)}"
+                ) from None
+
     def read(self, prefix: str, trace_ids: Sequence[str]) -> list[StoredRecord]:
         with self._connect() as conn:
             try:

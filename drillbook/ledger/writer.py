@@ -5,7 +5,9 @@ write path at a steady rate (ELEANOR: `POST /deliberate` with a bearer token and
 `drill-<run>-<seq>`), bounded in count and time. Every acknowledgement is kept in memory and in
 an append-only file outside the blast radius. When the drill asserts its objectives the writer
 reads back what survived (drillbook.ledger.sources), compares (drillbook.ledger.checker) and
-reports each breach of the plan's data objectives as an "RPO breach".
+reports each breach of the plan's data objectives as an "RPO breach". With several sources
+(`[ledger] source = ["jsonl", "http"]`) each one is read back and must hold every
+acknowledgement: a write missing from any of them is lost, and the report says from which.
 """
 
 from __future__ import annotations
@@ -15,20 +17,20 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from drillbook.config.durations import format_duration
-from drillbook.config.model import LedgerSettings, Objectives
+from drillbook.config.model import LedgerSettings, LedgerSource, Objectives
 from drillbook.core.clock import Clock, SystemClock
 from drillbook.core.companions import Attachment
 from drillbook.errors import ConfigError, InvalidDrill, VerificationFailed
 from drillbook.ledger.acks import AckFile, Acknowledgement, FailedWrite
 from drillbook.ledger.chain import ChainReport
-from drillbook.ledger.checker import LedgerCheck, check_ledger
+from drillbook.ledger.checker import LedgerCheck, check_sources
 from drillbook.ledger.sources import (
     HttpSource,
     JsonlSource,
@@ -62,7 +64,7 @@ class LedgerWriter:
         *,
         objectives: Objectives,
         base_url: str,
-        source: RecordSource,
+        source: RecordSource | Sequence[RecordSource],
         ack_dir: Path,
         tokens: TokenProvider | None = None,
         headers: Mapping[str, str] | None = None,
@@ -73,7 +75,14 @@ class LedgerWriter:
         assert settings.write_path, "a LedgerWriter needs ledger.write_path"
         self.settings = settings
         self.objectives = objectives
-        self.source = source
+        self.sources = _as_sources(source)
+        descriptions = [each.description for each in self.sources]
+        if not descriptions or len(set(descriptions)) < len(descriptions):
+            raise ValueError(f"a LedgerWriter needs distinct read-back sources: {descriptions}")
+        self.source = self.sources[0]
+        """The first source (the only one, unless several are configured: see `sources`)."""
+        self.source_description = "; ".join(descriptions)
+        """Every source read back, e.g. "file /x/notes.jsonl; HTTP /notes/{trace_id}"."""
         self.run_id = run_id or new_run_id()
         self.ack_path = ack_dir / f"{self.run_id}.jsonl"
         self._url = base_url.rstrip("/") + settings.write_path
@@ -91,9 +100,15 @@ class LedgerWriter:
         self.stopped_because: str | None = None
         self.last_check: LedgerCheck | None = None
         self.last_chain: ChainReport | None = None
+        self.last_chains: dict[str, ChainReport | None] = {}
+        """Each source's chain at the last read-back (None: that source has no chain)."""
         self.check_error: str | None = None
         self.records_before: int | None = None
         self.records_after: int | None = None
+        self.counts_before: dict[str, int | None] = {}
+        self.counts_after: dict[str, int | None] = {}
+        """Each source's record count (None: that source cannot say); `records_before` and
+        `records_after` are those of the first source that can count."""
 
     @property
     def prefix(self) -> str:
@@ -108,7 +123,8 @@ class LedgerWriter:
         try:
             # Read the store once before anything is written: a source that cannot be read is
             # a configuration problem to report now, not a data loss to find after the fault.
-            self.records_before = self.source.count()
+            self.counts_before = {each.description: each.count() for each in self.sources}
+            self.records_before = _first_count(self.counts_before)
         except ReadBackFailed as exc:
             raise InvalidDrill(
                 f"the write ledger cannot read back its store before the drill ({exc}); nothing "
@@ -137,7 +153,7 @@ class LedgerWriter:
         figures: dict[str, Any] = {
             "run": self.run_id,
             "records": self.settings.records,
-            "source": self.source.description,
+            "source": self.source_description,
             "write_path": self.settings.write_path,
             "rate_per_second": self.settings.rate_per_second,
             "attempted": attempted,
@@ -154,7 +170,23 @@ class LedgerWriter:
         if self.check_error is not None:
             figures["check_error"] = self.check_error
         figures["chain"] = self.last_chain.figures() if self.last_chain is not None else None
+        if len(self.sources) > 1:
+            figures["by_source"] = self._source_figures()
         return figures
+
+    def _source_figures(self) -> dict[str, dict[str, Any]]:
+        """Each source's own verdict, record counts and chain, by its description."""
+        checked = self.last_check.source_figures() if self.last_check is not None else {}
+        by_source: dict[str, dict[str, Any]] = {}
+        for description in (each.description for each in self.sources):
+            chain = self.last_chains.get(description)
+            by_source[description] = {
+                **checked.get(description, {}),
+                "records_before": self.counts_before.get(description),
+                "records_after": self.counts_after.get(description),
+                "chain": chain.figures() if chain is not None else None,
+            }
+        return by_source
 
     def attachments(self) -> list[Attachment]:
         figures = dict(self.figures())
@@ -181,26 +213,30 @@ class LedgerWriter:
             acks = list(self._acks)
             sent_before = list(self._attempted)
         try:
-            stored = self.source.read(self.prefix, sent_before)
-            # Taken after the read: whatever is stored was sent before it was stored, so a
-            # write stored during the read is "sent, not yet acknowledged", never "unexpected".
+            stored = {
+                each.description: each.read(self.prefix, sent_before) for each in self.sources
+            }
+            # Taken after the reads: whatever is stored was sent before it was stored, so a
+            # write stored during a read is "sent, not yet acknowledged", never "unexpected".
             with self._lock:
                 attempted = set(self._attempted)
-            result = check_ledger(
+            result = check_sources(
                 acks,
                 stored,
                 attempted=attempted,
                 fault_at=fault_at,
                 checked_at=self._clock.monotonic(),
             )
-            chain = self.source.chain()
-            self.records_after = self.source.count()
+            chains = {each.description: each.chain() for each in self.sources}
+            counts = {each.description: each.count() for each in self.sources}
         except ReadBackFailed as exc:
             self.check_error = str(exc)
             if final:
                 return None
             raise
-        self.last_check, self.last_chain, self.check_error = result, chain, None
+        self.last_check, self.check_error = result, None
+        self.last_chains, self.last_chain = chains, _verdict_chain(chains)
+        self.counts_after, self.records_after = counts, _first_count(counts)
         return result
 
     def objective_breaches(self, drill: Drill) -> list[str]:
@@ -290,21 +326,51 @@ class LedgerWriter:
         if self._file is not None:
             self._file.append(failure)
 
+    # -- read by other companions ----------------------------------------------------------
+    def lost_writes(self) -> list[Acknowledgement]:
+        """The acknowledged writes the last read-back did not find, oldest first (none before
+        any read-back): each one's trace id and acknowledgement time, `ack_monotonic`, on
+        CLOCK_MONOTONIC, the clock the drill takes its fault time on."""
+        check = self.last_check
+        return list(check.lost) if check is not None else []
+
+
+def _as_sources(source: RecordSource | Sequence[RecordSource]) -> tuple[RecordSource, ...]:
+    if isinstance(source, Sequence):
+        return tuple(source)
+    return (source,)
+
+
+def _first_count(counts: Mapping[str, int | None]) -> int | None:
+    """The record count of the first source (in configured order) that can count."""
+    return next((count for count in counts.values() if count is not None), None)
+
+
+def _verdict_chain(chains: Mapping[str, ChainReport | None]) -> ChainReport | None:
+    """The chain a verdict rests on: a broken one if any source's is, else the first there."""
+    present = [chain for chain in chains.values() if chain is not None]
+    broken = [chain for chain in present if not chain.intact]
+    return (broken or present)[0] if present else None
+
 
 def breaches_of(result: LedgerCheck, *, records: str, objectives: Objectives) -> list[str]:
     """The plan's data objectives against one check: each breach says "RPO breach"."""
     breaches: list[str] = []
     lost = len(result.lost)
+    # With several sources, which of them lost the writes (the one a restore did not reach
+    # may still hold them all).
+    losing = result.losing_sources
+    where = f" from {' and '.join(losing)}" if result.by_source and losing else ""
     if records == "evidence" and lost > objectives.evidence_loss_allowed:
         breaches.append(
-            f"RPO breach: {lost} acknowledged evidence record(s) lost, "
+            f"RPO breach: {lost} acknowledged evidence record(s) lost{where}, "
             f"{objectives.evidence_loss_allowed} allowed (evidence is an immutable audit log: "
             f"the plan allows zero loss); {result.describe()}"
         )
     if result.rpo_seconds > objectives.rpo_seconds:
         breaches.append(
             f"RPO breach: writes acknowledged up to {result.rpo_seconds:.3f}s before the "
-            f"{result.reference} were lost, beyond the RPO objective of "
+            f"{result.reference} were lost{where}, beyond the RPO objective of "
             f"{format_duration(objectives.rpo_seconds)} by "
             f"{result.rpo_seconds - objectives.rpo_seconds:.3f}s; {result.describe()}"
         )
@@ -314,10 +380,17 @@ def breaches_of(result: LedgerCheck, *, records: str, objectives: Objectives) ->
 # --------------------------------------------------------------------------- construction
 
 
-def record_source(target: Target) -> RecordSource:
-    """The read-back source the configuration names, wired to the target."""
+def record_sources(target: Target) -> tuple[RecordSource, ...]:
+    """Every read-back source the configuration names, in its order, wired to the target."""
+    return tuple(record_source(target, name) for name in target.config.ledger.sources)
+
+
+def record_source(target: Target, name: LedgerSource | None = None) -> RecordSource:
+    """The read-back source of that name (default: the first the configuration names), wired to
+    the target."""
     settings = target.config.ledger
-    if settings.source == "table":
+    name = name or settings.sources[0]
+    if name == "table":
         if settings.dsn_env:
             dsn = os.environ.get(settings.dsn_env, "")
             if not dsn:
@@ -333,7 +406,7 @@ def record_source(target: Target) -> RecordSource:
                 'environment variable holding the DSN of ledger.table (source = "table")'
             )
         return TableSource(dsn, settings.table)
-    if settings.source == "jsonl":
+    if name == "jsonl":
         assert settings.jsonl_path is not None  # the loader requires it
         return JsonlSource(jsonl_file(settings.jsonl_path, target))
     return HttpSource(
@@ -377,7 +450,7 @@ def ledger_companion(target: Target, identity: DrillIdentity) -> LedgerWriter | 
         settings,
         objectives=target.config.objectives,
         base_url=target.base_url,
-        source=record_source(target),
+        source=record_sources(target),
         ack_dir=ack_directory(target),
         tokens=target.tokens,
         headers=target.config.probing.headers,

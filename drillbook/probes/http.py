@@ -17,6 +17,7 @@ from drillbook.config.model import HttpProbe
 from drillbook.core.clock import Clock
 from drillbook.core.timeline import Sample, SampleStatus
 from drillbook.probes.auth import TokenProvider
+from drillbook.probes.health_fields import health_fields
 
 _THROTTLED = 429
 _EXCERPT_CHARS = 160
@@ -77,8 +78,12 @@ class HttpProber:
         headers: Mapping[str, str] | None = None,
         tokens: TokenProvider | None = None,
         client: httpx.Client | None = None,
+        keep_fields: bool = False,
     ) -> None:
         self.probe = probe
+        # A health probe's samples keep what the body said (drillbook.probes.health_fields);
+        # an end-to-end call's answer is the service's data, not a statement about itself.
+        self._keep_fields = keep_fields
         self._url = base_url.rstrip("/") + probe.path
         self._headers = dict(headers or {})
         self._tokens = tokens
@@ -115,6 +120,7 @@ class HttpProber:
             status=status,
             http_status=response.status_code,
             detail=detail,
+            fields=health_fields(response.content) if self._keep_fields else None,
         )
 
     def close(self) -> None:

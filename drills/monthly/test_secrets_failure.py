@@ -17,9 +17,13 @@ options once, within a monthly run's time:
 | application's access revoked   | B: re-issue the token        | (IAM: not enforced by moto)    |
 | provider down                  | B: restart the provider      | A: environment fallback        |
 | secret leaked (revoked)        | B: rotate                    | B: rotate                      |
+| scheduled rotation             | taken up, else B: restart    | taken up, else B: restart      |
 
 A secrets drill is also a security drill: after a leaked secret is rotated, a token signed with it
-gets nobody in, during recovery and after.
+gets nobody in, during recovery and after. And a rotation is routine: on schedule, the service
+must take the new secret up (and refuse the old) within `[secrets] rotation_window` without a
+restart; one that reads its secret once at start-up is reported (the secret-needs-restart
+finding) and restarted, as Option B does.
 
 With Kubernetes Secrets as the provider (`[secrets] providers = ["kubernetes"]`: the JWT secret
 in its own Secret, read by the Deployment through a secretKeyRef) the secret deleted is the
@@ -42,7 +46,7 @@ import pytest
 from drillbook.config.model import Component
 from drillbook.core.redaction import register_secret
 from drillbook.engine.drill import Drill
-from drillbook.engine.reach import service_checks
+from drillbook.engine.reach import service_checks, stand_in_checks
 from drillbook.scenarios.common import (
     critical_endpoints_respond,
     error_rate_normal,
@@ -61,9 +65,11 @@ from drillbook.scenarios.secrets.faults import (
     delete_secret,
     revoke_access,
     revoke_secret,
+    rotate_secret_on_schedule,
     take_provider_down,
 )
 from drillbook.scenarios.secrets.runbook import (
+    RotationTakeUp,
     check_provider_status,
     fall_back_to_env,
     reissue_access,
@@ -104,6 +110,15 @@ def _ready_within(drill: Drill, app: Component) -> float:
     return drill.config.objectives.rto_for(app.tier)
 
 
+def _measure_where_tokens_are_checked(drill: Drill) -> None:
+    """Count the critical endpoints that want a token in this drill's RTO. A rotation shows
+    only there: the health probe carries no token, so a service still holding the old secret
+    looks healthy to it while every user's call is refused."""
+    for endpoint in drill.config.target.critical_endpoints:
+        if endpoint.auth and endpoint.name not in drill.probe_names:
+            drill.probe_names.append(endpoint.name)
+
+
 def _verify(
     drill: Drill,
     store: SecretStore,
@@ -119,9 +134,10 @@ def _verify(
     drill.verify(
         *service_checks(
             drill,
-            secret_retrieval(store, app_provider=app_provider),
+            *stand_in_checks(
+                drill, secret_retrieval(store, app_provider=app_provider), outbound_calls_work
+            ),
             authentication_works(lambda: valid, rejected),
-            outbound_calls_work,
         ),
         *served,
         health_checks_pass,
@@ -223,6 +239,46 @@ def test_leaked_secret_rotated_lets_no_one_in(
         valid=rotated,
         rejected=(leaked,),
         revoked=leaked,
+    )
+    drill.assert_objectives()
+
+
+@pytest.mark.drill(
+    option="Scheduled rotation: taken up without a restart", providers=("vault", "aws")
+)
+def test_rotated_secret_taken_up_without_a_restart(
+    secret_store: SecretStore, drill: Drill, app: Component, drill_target: Target
+) -> None:
+    """JWT secret rotated on schedule, clients' tokens with it: the service accepts the new and
+    refuses the old within the rotation window, without a restart. Where it does not, that is
+    the secret-needs-restart finding, and Option B's restart follows (then checked again)."""
+    _label(secret_store)
+    original = secret_store.provider.get(secret_store.paths.jwt_secret)
+    register_secret(original)
+    rotated = secrets.token_urlsafe(32)
+    register_secret(rotated)
+    _measure_where_tokens_are_checked(drill)
+    drill.inject(rotate_secret_on_schedule(secret_store, lambda: rotated, drill_target.tokens))
+    take_up = RotationTakeUp(drill, app, secret_store, new=lambda: rotated, old=original)
+    drill.recover(
+        take_up.await_take_up(),
+        take_up.restart_unless_taken_up(
+            restart_workload(drill.platform, app, ready_timeout=_ready_within(drill, app))
+        ),
+        *(check_step(drill, check) for check in service_checks(drill, take_up.taken_up())),
+    )
+    if drill.outage_observed():
+        drill.wait_until_recovered()
+    else:
+        # Taken up before any probe saw a refusal: no outage to recover from, only to confirm.
+        drill.observe_no_outage(drill.probing.interval_seconds * drill.probing.healthy_streak)
+    _verify(
+        drill,
+        secret_store,
+        app_provider=secret_store.app_provider,
+        valid=rotated,
+        rejected=(original,),
+        revoked=original,
     )
     drill.assert_objectives()
 

@@ -112,3 +112,23 @@ def _allure_result_of(title: str) -> dict[str, object]:
         if data.get("name") == title or title.startswith(str(data.get("name", "")).rstrip(".")):
             return dict(data)
     raise AssertionError(f"no Allure result named {title!r}")
+
+
+def test_the_stand_in_shows_no_finding_in_any_drill(
+    main_job: subprocess.CompletedProcess[str],
+) -> None:
+    """The stand-in has none of the defects findings report (drillbook.core.findings.KINDS):
+    every watcher ran beside every monthly drill, and none raised one (no false alarm)."""
+    assert main_job.returncode == 0, main_job.stdout[-4000:]
+    run_file = re.search(r"drill records \(JSON\): (\S+)", main_job.stdout)
+    assert run_file is not None, main_job.stdout[-3000:]
+    document = json.loads(Path(run_file.group(1)).read_text())
+    records = [DrillRecord.from_json(d) for d in document["drills"]]
+    assert len(records) >= 10, [r.title for r in records]
+    raised = {
+        r.title: [f"{f.kind} at {f.component}: {f.summary}" for f in r.findings]
+        for r in records
+        if r.findings
+    }
+    assert raised == {}, raised
+    assert "Finding (" not in main_job.stdout

@@ -7,9 +7,11 @@ Sentinel, journaled to a JSON-lines file) runs in place of the stand-in, configu
     pytest drills/monthly --drillbook-config tests/services/notes.toml
 
 Expected: every application, database and cache drill passes (the daily-dump restore reproduces
-the plan's finding, as on the stand-in: xfailed), the ledger reads its records back from the
-service's journal and loses none, and the drills of what the service does not use (Weaviate,
-the secrets providers) are skipped as not applicable, never counted as passed.
+the plan's finding, as on the stand-in: xfailed), the ledger reads its records back from both
+places the service keeps them (its journal and its table) and loses none, the restore test
+counts the service's own table, no drill reports a finding (the service has none of the
+defects drillbook looks for), and the drills of what the service does not use (Weaviate, the
+secrets providers) are skipped as not applicable, never counted as passed.
 
 Where drillbook itself keeps an expectation from holding, that expectation (only it) is marked
 xfail(strict=True) with the gap as its reason: it turns red the day the gap is closed.
@@ -47,20 +49,9 @@ JOURNAL_NAME = "notes.jsonl"
 them (notes.toml: "{run_dir}/notes.jsonl")."""
 RUN_TIMEOUT_SECONDS = 2400.0
 
-# ------------------------------------------------------------------------- drillbook's gaps
+TABLE = "notes"
+"""The service's table (notes.toml: [ledger] table), which the ledger and the restore test read."""
 
-GAP_JOURNAL_IS_NOT_THE_DATABASE = (
-    "drillbook gap: with [ledger] source = 'jsonl' the database drills judge data loss on the "
-    "journal, which a restore of the database does not touch; the daily-dump drill expects "
-    "DataLossDetected from the ledger and fails with 'DID NOT RAISE' (the notes written after "
-    "the dump are gone from PostgreSQL, but not from the journal)"
-)
-GAP_RESTORE_TABLE = (
-    "drillbook gap: the restore test counts and verifies the hard-coded table "
-    "'evidence_records' (drillbook/backup/restore.py EVIDENCE_TABLE), not the service's own "
-    "(ledger.table is ignored): with another schema it passes on '0 evidence rows, chain "
-    "intact' without looking at the service's data"
-)
 # --------------------------------------------------------------------------- expectations
 
 APPLICABLE: dict[tuple[str, str], str] = {
@@ -75,11 +66,8 @@ APPLICABLE: dict[tuple[str, str], str] = {
     # The plan's finding, as on the stand-in: the daily dump loses what was written after it.
     ("database-failure", "B: data file damaged, restore from the daily dump only"): "xfailed",
 }
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("database-failure", "B: data file damaged, restore from the daily dump only"): (
-        GAP_JOURNAL_IS_NOT_THE_DATABASE
-    ),
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
+"""Expectations drillbook itself keeps from holding, with the gap as reason (none left)."""
 
 NOT_APPLICABLE: dict[tuple[str, str], str] = {
     # (module, function): the drill's option
@@ -216,10 +204,6 @@ def _run_monthly(runs_dir: Path, junit: Path, stack_dir: Path) -> MonthlyRun:
 # ------------------------------------------------------------------------------ the tests
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the run is red only because of drillbook's gap: " + GAP_JOURNAL_IS_NOT_THE_DATABASE,
-)
 def test_the_run_exits_0(monthly_run: MonthlyRun) -> None:
     assert monthly_run.process.returncode == 0, monthly_run.output()
 
@@ -269,15 +253,37 @@ def test_applicable_drill_passes_and_loses_no_note(
     assert case is not None and case.outcome == expected, case
     ledger = record.companions.get("ledger")
     assert isinstance(ledger, dict), f"no ledger figures: {sorted(record.companions)}"
-    # Read back from the service's journal, not from a table or through HTTP.
-    assert ledger["source"] == f"file {monthly_run.journal}", ledger["source"]
+    # Read back from both places the service keeps its notes: the JSON-lines journal (records
+    # read from the file itself) and its table.
+    journal, table = f"file {monthly_run.journal}", f"table {TABLE}"
+    assert ledger["source"] == f"{journal}; {table}", ledger["source"]
+    by_source = ledger["by_source"]
+    assert sorted(by_source) == sorted([journal, table]), by_source
     assert ledger["acknowledged"] > 0, ledger
     assert record.rpo is not None and record.rpo.acknowledged == ledger["acknowledged"]
     if expected == "passed":
         assert ledger["lost"] == 0 and record.rpo.lost == 0, ledger
         assert ledger["duplicated"] == 0 and ledger["altered"] == 0, ledger
+        for figures in by_source.values():
+            assert figures["lost"] == figures["duplicated"] == figures["altered"] == 0, by_source
+            assert figures["found"] == ledger["acknowledged"], by_source
     else:  # the daily dump's finding: what was acknowledged after the dump is lost
         assert ledger["lost"] > 0, ledger
+        # Lost from the database the dump restored, still in the journal it did not touch;
+        # and the verdict says which source lost them.
+        assert by_source[table]["lost"] == ledger["lost"], by_source
+        assert by_source[journal]["lost"] == 0, by_source
+        assert f"lost from {table}" in (record.failure or ""), record.failure
+
+
+def test_no_drill_reports_a_finding(monthly_run: MonthlyRun) -> None:
+    """The notes service has none of the defects drillbook looks for (shutdown grace and the
+    others of drillbook.core.findings.KINDS): a finding here is a false alarm."""
+    assert monthly_run.records, "no drill records"
+    found = {key: record.findings for key, record in monthly_run.records.items()}
+    assert all(findings == () for findings in found.values()), {
+        key: findings for key, findings in found.items() if findings
+    }
 
 
 @pytest.mark.parametrize(
@@ -334,12 +340,19 @@ def test_the_journal_holds_the_ledger_s_notes(monthly_run: MonthlyRun) -> None:
     assert len({r["trace_id"] for r in records}) == len(records), "a note journaled twice"
 
 
-@pytest.mark.xfail(strict=True, reason=GAP_RESTORE_TABLE)
 def test_the_restore_test_counts_the_service_s_notes(monthly_run: MonthlyRun) -> None:
+    """The newest backup restored into a scratch database holds the service's own table (not
+    the reference schema's evidence_records), with at least the rows it had when dumped."""
     record = monthly_run.records[("database-backup", "restore test of the newest backup")]
     checks = record.companions["backup"]["restore_checks"]
     assert checks, record.companions["backup"]
-    assert all((check["evidence_rows"] or 0) > 0 for check in checks), checks
+    for check in checks:
+        assert check["table"] == TABLE and check["table_found"], check
+        assert (check["evidence_rows"] or 0) > 0, check
+        assert check["expected_min_rows"] is not None, check
+        assert check["evidence_rows"] >= check["expected_min_rows"], check
+        # The notes table has a record_hash column but no hash chain: nothing to verify.
+        assert check["chain"] is None and check["passed"], check
 
 
 def test_a_write_path_answering_201_created_is_acknowledged(tmp_path: Path) -> None:

@@ -45,8 +45,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         {},
         (
             "drill.toml: key 'probing.intervl': found unknown key 'intervl' = '1s', expected one "
-            "of interval, timeout, detect_timeout, recover_timeout, healthy_streak, headers in "
-            "[probing]; did you mean 'interval'?"
+            "of interval, timeout, detect_timeout, recover_timeout, healthy_streak, "
+            "measure_critical_endpoints, headers in [probing]; did you mean 'interval'?"
         ),
     ),
     (
@@ -96,8 +96,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         {},
         (
             "drill.toml: key 'target.components.app.teir': found unknown key 'teir' = 'full', "
-            "expected one of role, tier, namespace, selector, workload, supervisor_group in "
-            "[target.components.app]; did you mean 'tier'?"
+            "expected one of role, tier, namespace, selector, workload, supervisor_group, "
+            "health_field in [target.components.app]; did you mean 'tier'?"
         ),
     ),
     (
@@ -179,7 +179,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         (
             "drill.toml: key 'secrets.provider': found unknown key 'provider' = a value not shown "
             "here (it may be a secret), expected one of providers, jwt_secret, api_key, "
-            "cache_ttl, vault, aws, kubernetes in [secrets]; did you mean 'providers'?"
+            "cache_ttl, rotation_window, vault, aws, kubernetes in [secrets]; did you mean "
+            "'providers'?"
         ),
     ),
     (

@@ -35,6 +35,7 @@ WORKLOAD_KINDS: Final = ("deployment", "statefulset", "daemonset", "replicaset")
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?")
 _WORKLOAD = re.compile(r"([a-z]+)/([a-z0-9]([a-z0-9.\-]*[a-z0-9])?)")
+_DOTTED_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 
 
 def _is_workload(text: str) -> bool:
@@ -101,6 +102,24 @@ class Component:
     supervisor_group: str | None = field(
         default=None,
         metadata=setting(Text(), "Local platform: the supervisord group name of its processes."),
+    )
+    health_field: str | None = field(
+        default=None,
+        metadata=setting(
+            Text(
+                rules=(
+                    Rule(
+                        lambda path: _DOTTED_PATH.fullmatch(path),
+                        "a dotted path into the health answer's JSON, e.g. 'db' or "
+                        "'checks.database'",
+                    ),
+                ),
+                what="dotted path",
+            ),
+            "The field of the health probes' JSON answer that should name this component when "
+            'it is down, e.g. "db" or "checks.database"; findings report what it said while '
+            "the component was down.",
+        ),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from drillbook.config.schema import Context, TextList, build, setting
+from drillbook.config.schema import Context, Integer, TextList, build, setting
 from drillbook.core.findings import KINDS
 
 __all__ = ["FindingSettings", "parse"]
@@ -22,6 +22,14 @@ class FindingSettings:
             "Finding kinds that fail the drill instead of only being reported, among "
             + ", ".join(KINDS)
             + ".",
+        ),
+    )
+    blind_spot_min_samples: int = field(
+        default=3,
+        metadata=setting(
+            Integer(minimum=1),
+            "health-blind-spot: how many failed end-to-end samples with a healthy health probe "
+            "beside them raise the finding (they must also be at least half of the failed ones).",
         ),
     )
 

@@ -14,12 +14,15 @@ from drillbook.config.schema import (
     Duration,
     EnvVar,
     Integer,
+    Kind,
     Number,
     PathText,
     Rule,
     String,
     TextList,
     build,
+    choice,
+    quoted,
     setting,
 )
 from drillbook.config.sections.platform import PlatformName
@@ -30,11 +33,14 @@ __all__ = [
     "LedgerRecords",
     "LedgerSettings",
     "LedgerSource",
+    "LedgerSources",
     "parse",
 ]
 
 LedgerSource = Literal["table", "jsonl", "http"]
 LEDGER_SOURCES: Final[tuple[LedgerSource, ...]] = get_args(LedgerSource)
+LedgerSources = LedgerSource | tuple[LedgerSource, ...]
+"""One source as written (`source = "jsonl"`), or several (`source = ["jsonl", "http"]`)."""
 LedgerRecords = Literal["evidence", "other"]
 LEDGER_RECORDS: Final[tuple[LedgerRecords, ...]] = get_args(LedgerRecords)
 
@@ -60,6 +66,50 @@ _CHECK_ORDER: Final = (
 
 def _writer_off_when_empty(path: str) -> str | None:
     return path or None
+
+
+@dataclass(frozen=True)
+class _Sources(Kind):
+    """One source name, or a non-empty list of distinct ones: a service that keeps its records
+    in more than one place (a database and a journal) is read back from each, since a restore
+    of one does not touch the other."""
+
+    def parse(self, context: Context, key: str, value: object) -> LedgerSources:
+        if isinstance(value, str):
+            return choice(context, key, value, LEDGER_SOURCES)
+        if not isinstance(value, list | tuple):
+            context.fail(key, value, f"one of {quoted(LEDGER_SOURCES)}, or a list of them")
+        if not value:
+            context.fail(
+                key,
+                value,
+                'at least one source, e.g. "table" or ["jsonl", "http"]',
+                "an empty list would read nothing back, and measure no data loss",
+            )
+        chosen: list[LedgerSource] = []
+        for index, item in enumerate(value):
+            source = choice(context, f"{key}[{index}]", item, LEDGER_SOURCES)
+            if source in chosen:
+                context.fail(
+                    f"{key}[{index}]",
+                    item,
+                    "each source once",
+                    f"'{source}' is already ledger.source[{chosen.index(source)}]",
+                )
+            chosen.append(source)
+        return tuple(chosen)
+
+    def describe(self) -> str:
+        return (
+            "one of "
+            + ", ".join(f'`"{source}"`' for source in LEDGER_SOURCES)
+            + ", or a list of them"
+        )
+
+
+def sources_of(source: LedgerSources) -> tuple[LedgerSource, ...]:
+    """The sources named, in the order written: one or several."""
+    return (source,) if isinstance(source, str) else source
 
 
 @dataclass(frozen=True)
@@ -127,11 +177,14 @@ class LedgerSettings:
             "applies).",
         ),
     )
-    source: LedgerSource = field(
+    source: LedgerSources = field(
         default="table",
         metadata=setting(
-            Choice(LEDGER_SOURCES),
-            'Where survivors are read back: a Postgres "table", a "jsonl" file, or "http".',
+            _Sources(),
+            'Where survivors are read back: a Postgres "table", a "jsonl" file, or "http"; or a '
+            'list of them (e.g. ["jsonl", "http"]) when the service keeps its records in more '
+            "than one place: every acknowledged write must then be in each, and a write missing "
+            "from any one is lost (reported per source).",
         ),
     )
     table: str = field(
@@ -141,7 +194,9 @@ class LedgerSettings:
                 (Rule(_SQL_TABLE.fullmatch, "a table name such as 'evidence_records'"),),
                 what="SQL table name",
             ),
-            'Table of source "table" (column trace_id, ordered by id; hash chain verified).',
+            'Table of source "table" (column trace_id, ordered by id; hash chain verified when '
+            "it has the reference schema's hash columns); also the table the restore test of "
+            "the newest backup counts (and chain-verifies) in the restored database.",
         ),
     )
     dsn_env: str | None = field(
@@ -198,27 +253,38 @@ class LedgerSettings:
         ),
     )
 
+    @property
+    def sources(self) -> tuple[LedgerSource, ...]:
+        """Every source read back, in the order configured (one when `source` is a word)."""
+        return sources_of(self.source)
+
 
 def parse(context: Context, table: dict[str, Any], platform: PlatformName) -> LedgerSettings:
     settings = build(context, "ledger", table, LedgerSettings, order=_CHECK_ORDER)
-    if settings.write_path and settings.source == "jsonl" and not settings.jsonl_path:
+    if settings.write_path and "jsonl" in settings.sources and not settings.jsonl_path:
         context.fail(
             "ledger.jsonl_path",
             MISSING,
-            'the JSON-lines file to read back, because ledger.source is "jsonl"',
+            f"the JSON-lines file to read back, because {_names(settings, 'jsonl')}",
             "e.g. the file at ELEANOR's EVIDENCE_PATH or ELEANOR_LEDGER_PATH",
         )
     if (
         settings.write_path
-        and settings.source == "table"
+        and "table" in settings.sources
         and platform != "local"
         and not settings.dsn_env
     ):
         context.fail(
             "ledger.dsn_env",
             MISSING,
-            'the environment variable holding the DSN, because ledger.source is "table" '
+            f"the environment variable holding the DSN, because {_names(settings, 'table')} "
             f"and platform is '{platform}'",
             'or read back through the service with source = "http"',
         )
     return settings
+
+
+def _names(settings: LedgerSettings, source: LedgerSource) -> str:
+    """Why a source's own key is needed: 'ledger.source is "jsonl"' (or 'includes')."""
+    verb = "is" if isinstance(settings.source, str) else "includes"
+    return f'ledger.source {verb} "{source}"'

@@ -11,6 +11,7 @@ from drillbook.config.durations import format_duration
 from drillbook.config.schema import (
     MISSING,
     REDACTED,
+    Bool,
     Context,
     Duration,
     Integer,
@@ -97,6 +98,16 @@ class ProbingSettings:
         metadata=setting(
             Integer(minimum=1),
             "N consecutive healthy samples mean recovered; the first of them is the recovery time.",
+        ),
+    )
+    measure_critical_endpoints: bool = field(
+        default=False,
+        metadata=setting(
+            Bool(),
+            "Count the critical endpoints in the RTO as the health probes are: the outage "
+            "starts at the first failed sample of either and ends when all are healthy again. "
+            "Off, they are sampled all the same (findings compare them with the health probes) "
+            "but only the health probes decide detection and recovery.",
         ),
     )
     headers: Mapping[str, str] = field(

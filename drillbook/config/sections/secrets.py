@@ -6,6 +6,7 @@ providers = ["vault", "aws"]            # vault | aws | kubernetes | environment
 jwt_secret = "eleanor/prod/jwt-secret"  # the name/path in every provider
 api_key = "eleanor/prod/llm-api-key"
 cache_ttl = "5m"                        # the target's ELEANOR_SECURITY__SECRETS_CACHE_TTL
+rotation_window = "5m10s"               # rotation taken up by then (default: cache_ttl + 10s)
 
 [secrets.vault]
 address = "https://vault.example:8200"  # omitted on the embedded stack
@@ -67,6 +68,9 @@ SECRET_PROVIDERS: Final[tuple[SecretProviderName, ...]] = get_args(SecretProvide
 # Names as the providers allow them: AWS secret names and Vault paths (letters, digits, /_+=.@-).
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@\-]+")
 _AWS_MIN_WINDOW, _AWS_MAX_WINDOW = 7, 30
+ROTATION_MARGIN_SECONDS: Final = 10.0
+"""Beyond one cache TTL, how long a rotated secret may take to be taken up by default: a
+refresh under way, the probe interval and a slow provider answer fit in it."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,17 @@ class SecretsSettings:
             key="cache_ttl",
         ),
     )
+    rotation_window_seconds: float | None = field(
+        default=None,
+        metadata=setting(
+            Duration(positive="a duration longer than 0"),
+            "How long after a scheduled rotation the service may take to accept the new JWT "
+            "secret and refuse the old one without a restart; longer, and the drill reports the "
+            "secret-needs-restart finding and restarts it. Not set: `cache_ttl` plus "
+            f"{ROTATION_MARGIN_SECONDS:g}s.",
+            key="rotation_window",
+        ),
+    )
     vault: VaultSecretsSettings = field(
         default=VaultSecretsSettings(),
         metadata=setting(Table(VaultSecretsSettings), "The Vault provider."),
@@ -266,6 +281,13 @@ class SecretsSettings:
         default=KubernetesSecretsSettings(),
         metadata=setting(Table(KubernetesSecretsSettings), "The Kubernetes Secrets provider."),
     )
+
+    @property
+    def take_up_window_seconds(self) -> float:
+        """The rotation window in force: `rotation_window`, else one cache TTL and a margin."""
+        if self.rotation_window_seconds is not None:
+            return self.rotation_window_seconds
+        return self.cache_ttl_seconds + ROTATION_MARGIN_SECONDS
 
 
 def parse(context: Context, table: dict[str, Any]) -> SecretsSettings:

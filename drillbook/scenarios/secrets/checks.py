@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from drillbook.config.model import HttpProbe
 from drillbook.core.contracts import issue_token
 from drillbook.core.redaction import register_secret
 from drillbook.core.steps import Check, CheckResult, RecoveryStep, checklist_item
@@ -24,14 +25,27 @@ if TYPE_CHECKING:
     from drillbook.engine.drill import Drill
 
 _TIMEOUT_SECONDS = 3.0
-_PROTECTED = "/deliberate"
-_BODY = {"input": "secrets drill: authentication check", "context": {}}
+# ELEANOR's protected endpoint, for a configuration that declares none with `auth = true`.
+_PROTECTED = HttpProbe(
+    name="deliberate",
+    path="/deliberate",
+    method="POST",
+    json_body={"input": "secrets drill: authentication check", "context": {}},
+    auth=True,
+)
+_REFUSED = (401, 403)
 
 
 def _url(drill: Drill, path: str) -> str:
     base = drill.config.target.base_url
     assert base is not None
     return base.rstrip("/") + path
+
+
+def protected_endpoint(drill: Drill) -> HttpProbe:
+    """The endpoint tokens are tried on: the first critical endpoint with `auth = true` (the
+    service's own), else ELEANOR's POST /deliberate."""
+    return next((p for p in drill.config.target.critical_endpoints if p.auth), _PROTECTED)
 
 
 def _call_with(drill: Drill, secret: str | None) -> int:
@@ -44,9 +58,14 @@ def _call_with(drill: Drill, secret: str | None) -> int:
         token = issue_token(secret, subject="drillbook-secrets-check", algorithm=auth.algorithm)
         register_secret(token)
         headers["Authorization"] = f"Bearer {token}"
+    endpoint = protected_endpoint(drill)
     try:
-        response = httpx.post(
-            _url(drill, _PROTECTED), json=_BODY, headers=headers, timeout=_TIMEOUT_SECONDS
+        response = httpx.request(
+            endpoint.method,
+            _url(drill, endpoint.path),
+            json=endpoint.json_body,
+            headers=headers,
+            timeout=_TIMEOUT_SECONDS,
         )
     except httpx.HTTPError:
         return 0
@@ -124,14 +143,17 @@ def authentication_works(valid: Callable[[], str], rejected: Sequence[str] = ())
         for index, secret in enumerate(rejected):
             statuses[f"token signed with revoked secret #{index + 1}"] = _call_with(drill, secret)
         statuses["no token"] = _call_with(drill, None)
-        passed = statuses["valid token"] == 200 and all(
-            code == 401 for name, code in statuses.items() if name != "valid token"
+        endpoint = protected_endpoint(drill)
+        accepted = list(endpoint.expect_status)
+        passed = statuses["valid token"] in accepted and all(
+            code in _REFUSED for name, code in statuses.items() if name != "valid token"
         )
         return CheckResult(
             "authentication tested",
             passed,
-            "; ".join(f"{name}: HTTP {code}" for name, code in statuses.items())
-            + " (expected 200 for the valid token, 401 for every other)",
+            f"{endpoint.method} {endpoint.path}: "
+            + "; ".join(f"{name}: HTTP {code}" for name, code in statuses.items())
+            + f" (expected {accepted} for the valid token, 401 or 403 for every other)",
             statuses,
         )
 

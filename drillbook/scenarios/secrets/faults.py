@@ -1,5 +1,5 @@
 """Secrets-provider faults (scenario 5): the secret deleted or revoked, the application's access
-revoked, the provider down.
+revoked, the provider down; and the routine change each must survive, a scheduled rotation.
 
 Every undo is data (an `UndoAction` executed by `SecretsUndo` of this package's stores, or by the
 platform): on the embedded stack it returns the provider to the stack's seeded state, which is
@@ -10,14 +10,16 @@ deleted secret. No undo carries a value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from drillbook.core.platform import Platform
+from drillbook.core.redaction import register_secret
 from drillbook.core.steps import Fault
 from drillbook.core.undo import UndoAction
 from drillbook.core.undo_handlers import handler_undo
 from drillbook.errors import InvalidDrill
+from drillbook.probes.auth import TokenProvider
 from drillbook.scenarios.secrets.stores import UNDO_PLATFORM
 from drillbook.scenarios.workloads.faults import reconcile
 from drillbook.secrets.kubernetes import KubernetesSecretProvider, put_back_secret
@@ -100,6 +102,49 @@ def revoke_secret(store: SecretStore, path: str | None = None) -> Fault:
             # be returned to its state after a rotation.
             target if isinstance(store.provider, KubernetesSecretProvider) else None,
         ),
+    )
+
+
+def rotate_secret_on_schedule(
+    store: SecretStore,
+    new_value: Callable[[], str],
+    tokens: TokenProvider,
+    path: str | None = None,
+) -> Fault:
+    """A scheduled rotation, the change every secret sees routinely: a new value written at the
+    provider (a new version: AWS's put-secret-value, a KV v2 write) and, at the same moment, the
+    clients' tokens re-issued with it. Nothing is broken; what it tests is whether the service
+    takes the new value up (and drops the old) without a restart. The undo puts the original
+    value back, which only the embedded stack's seeded state knows."""
+    target = path or store.paths.jwt_secret
+    if isinstance(store.provider, KubernetesSecretProvider):
+        raise InvalidDrill(
+            f"a scheduled rotation of Kubernetes Secret {store.location(target)} has no undo: "
+            "only a deleted Secret keeps a copy in the cluster to put back; drill the rotation "
+            "with Vault or AWS Secrets Manager on the embedded stack"
+        )
+    undo = _undo(store, f"put the original {store.location(target)} back in {store.name}")
+
+    def inject() -> Mapping[str, Any]:
+        value = new_value()
+        register_secret(value)
+        store.provider.put(target, value)
+        tokens.rotate(value)
+        return {
+            "provider": store.name,
+            "secret": store.location(target),
+            "rotated": "to a new value",
+            "tokens": "re-issued with the new secret",
+        }
+
+    return Fault(
+        name=f"rotate-secret-{store.name}",
+        description=(
+            f"rotate {store.location(target)} in {store.name} to a new value (scheduled) and "
+            "re-issue the clients' tokens with it"
+        ),
+        inject=inject,
+        undo=undo,
     )
 
 
