@@ -16,6 +16,7 @@ from pathlib import Path
 
 from drillbook.assembly.undo import finish_opening
 from drillbook.config.model import DrillbookConfig
+from drillbook.engine.lock import TargetLock
 from drillbook.engine.undo import UndoJournal
 from drillbook.errors import InvalidDrill
 from drillbook.platforms.kubernetes import KubernetesPlatform
@@ -75,7 +76,12 @@ def open_kubernetes_target(config: DrillbookConfig, *, context: str | None = Non
             resolved = config.with_base_url(view.base_url)
         kubernetes = dataclasses.replace(settings, context=platform.context)
         resolved = dataclasses.replace(resolved, kubernetes=kubernetes)
-        journal = UndoJournal(journal_path(platform.context, platform.connection.server))
+        path = journal_path(platform.context, platform.connection.server)
+        # Taken before the journal is read: its replay belongs to one run only.
+        lock = TargetLock(path.with_suffix(".lock"), target=f"kube context {platform.context}")
+        lock.acquire()
+        closers.append(lock.release)
+        journal = UndoJournal(path)
         target = Target(
             config=resolved,
             platform=platform,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from drillbook.assembly.undo import finish_opening
 from drillbook.config.model import DrillbookConfig
+from drillbook.engine.lock import LOCK_NAME, TargetLock
 from drillbook.engine.undo import UndoJournal
 from drillbook.errors import ConfigError
 from drillbook.probes.auth import TokenProvider
@@ -28,7 +29,13 @@ def open_target(config: DrillbookConfig) -> Target:
             "platform 'local' drills the embedded stack, which provides its own address; "
             'remove target.base_url (or choose platform = "kubernetes" for a deployment)'
         )
-    stack = _local_stack(config)
+    lock = _lock_of(config)
+    try:
+        stack = _local_stack(config)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     resolved = stack.configure(config)
     journal = UndoJournal(stack.run_dir / "undo-journal.jsonl")
     platform = stack.platform()
@@ -38,8 +45,19 @@ def open_target(config: DrillbookConfig) -> Target:
         tokens=TokenProvider(resolved.target.auth, secret=stack.jwt_secret),
         journal=journal,
         stack=stack,
+        lock=lock,
     )
     return finish_opening(target)
+
+
+def _lock_of(config: DrillbookConfig) -> TargetLock | None:
+    """The lock of a stack another run could use too (reused, or in a run directory the
+    configuration names), taken before the stack is attached or started in it. A stack in a
+    fresh temporary directory is this run's alone."""
+    if not (config.stack.reuse or config.stack.run_dir):
+        return None
+    run_dir = Path(config.stack.run_dir) if config.stack.run_dir else REUSED_STACK_DIR.resolve()
+    return TargetLock(run_dir / LOCK_NAME, target=f"embedded stack in {run_dir}").acquire()
 
 
 def _local_stack(config: DrillbookConfig) -> LocalStack:
