@@ -4,7 +4,6 @@ every undo executor wired and what a dead run left pending replayed.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from drillbook.assembly.undo import finish_opening
@@ -70,4 +69,4 @@ def _local_stack(config: DrillbookConfig) -> LocalStack:
         return start_stack(config, run_dir=run_dir)
     if config.stack.run_dir:
         return start_stack(config, run_dir=Path(config.stack.run_dir))
-    return start_stack(config, run_dir=Path(tempfile.mkdtemp(prefix="drillbook-stack-")))
+    return start_stack(config)  # in a temporary directory of its own, removed at the end
