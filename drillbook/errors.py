@@ -68,6 +68,11 @@ class DataLossDetected(ObjectiveBreached):
     """Acknowledged writes were lost beyond what the objective allows."""
 
 
+class DrillAborted(DrillError):
+    """A stop condition fired (an alarm, an error rate past its bound, `drillbook halt`): the
+    drill stopped and its fault was undone at once. Neither passed nor failed: aborted."""
+
+
 class StackError(DrillError):
     """The embedded local stack could not be started, driven or stopped."""
 

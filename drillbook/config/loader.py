@@ -46,6 +46,7 @@ from drillbook.config.sections import (
     secrets,
     sites,
     stack,
+    stop,
     target,
     verification,
 )
@@ -215,6 +216,8 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
     )
     if "stack" in data:
         kwargs["stack"] = stack.parse(context, subtable(context, "stack", data))
+    if "stop" in data:
+        kwargs["stop"] = stop.parse(context, subtable(context, "stop", data))
     if "findings" in data:
         kwargs["findings"] = findings.parse(context, subtable(context, "findings", data))
     if "sites" in data:

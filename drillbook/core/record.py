@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 RECORD_SCHEMA_VERSION = 1
 
-Outcome = Literal["passed", "failed", "error", "xfailed", "xpassed", "skipped"]
+Outcome = Literal["passed", "failed", "error", "aborted", "xfailed", "xpassed", "skipped"]
+""""aborted": a stop condition stopped the drill and undid its fault (drillbook.engine.stop)."""
 BreachKind = Literal["rto", "rpo"]
 
 
@@ -302,7 +303,7 @@ def _pair(second: str, kind: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
+_OUTCOMES: tuple[str, ...] = get_args(Outcome)
 _BREACH_KINDS: tuple[str, ...] = ("rto", "rpo")
 _FIGURES: dict[str, Any] = {
     "RtoFigure": RtoFigure,
