@@ -9,11 +9,14 @@ from pathlib import Path
 from drillbook.assembly.undo import finish_opening
 from drillbook.config.model import DrillbookConfig
 from drillbook.engine.lock import LOCK_NAME, TargetLock
+from drillbook.engine.stop import halt_request_path
 from drillbook.engine.undo import UndoJournal
 from drillbook.errors import ConfigError
 from drillbook.probes.auth import TokenProvider
 from drillbook.stack.local_stack import LocalStack, attach, start_stack
 from drillbook.target import REUSED_STACK_DIR, Target
+
+JOURNAL_NAME = "undo-journal.jsonl"
 
 
 def open_target(config: DrillbookConfig) -> Target:
@@ -35,8 +38,16 @@ def open_target(config: DrillbookConfig) -> Target:
         if lock is not None:
             lock.release()
         raise
+    if lock is None:
+        # A fresh temporary stack is this run's alone; its lock is there so that
+        # `drillbook halt` finds the run.
+        lock = TargetLock(
+            stack.run_dir / LOCK_NAME,
+            target=f"embedded stack in {stack.run_dir}",
+            halt_request=halt_request_path(stack.run_dir / JOURNAL_NAME),
+        ).acquire()
     resolved = stack.configure(config)
-    journal = UndoJournal(stack.run_dir / "undo-journal.jsonl")
+    journal = UndoJournal(stack.run_dir / JOURNAL_NAME)
     platform = stack.platform()
     target = Target(
         config=resolved,
@@ -56,7 +67,11 @@ def _lock_of(config: DrillbookConfig) -> TargetLock | None:
     if not (config.stack.reuse or config.stack.run_dir):
         return None
     run_dir = Path(config.stack.run_dir) if config.stack.run_dir else REUSED_STACK_DIR.resolve()
-    return TargetLock(run_dir / LOCK_NAME, target=f"embedded stack in {run_dir}").acquire()
+    return TargetLock(
+        run_dir / LOCK_NAME,
+        target=f"embedded stack in {run_dir}",
+        halt_request=halt_request_path(run_dir / JOURNAL_NAME),
+    ).acquire()
 
 
 def _local_stack(config: DrillbookConfig) -> LocalStack:

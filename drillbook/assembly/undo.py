@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from drillbook.engine.stop import halt_request_path
 from drillbook.engine.undo import replay_pending
 from drillbook.errors import UndoReplayFailed
 from drillbook.target import Target
@@ -43,6 +44,8 @@ def finish_opening(target: Target) -> Target:
                 f"again (the undo is retried first; journal: {target.journal.path})."
             )
         target.journal.compact()
+        # A halt asked of an earlier run is not this run's to obey.
+        halt_request_path(target.journal.path).unlink(missing_ok=True)
     except BaseException:
         target.close()
         raise

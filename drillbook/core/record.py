@@ -105,6 +105,17 @@ class FindingRecord:
 
 
 @dataclass(frozen=True)
+class StopRecord:
+    """A stop condition that aborted the drill (drillbook.engine.stop)."""
+
+    reason: str
+    fired_after_fault_seconds: float | None
+    """From the fault to the stop; None when it fired before any fault was injected."""
+    undone_seconds: float
+    """From the stop to every fault undone (run by the stop watch itself)."""
+
+
+@dataclass(frozen=True)
 class CheckRecord:
     """One item of the plan's verification checklist and its result."""
 
@@ -159,6 +170,8 @@ class DrillRecord:
     """Every companion's own figures (JSON values), by companion name."""
     findings: tuple[FindingRecord, ...] = ()
     """Defects of the service seen beside the verdict, each with its evidence."""
+    stop: StopRecord | None = None
+    """The stop condition that aborted the drill ("aborted"), else None."""
 
     def phase_seconds(self, name: str) -> float:
         """The duration of phase `name`, 0 when it did not run."""
@@ -226,6 +239,7 @@ class DrillRecord:
             verdict=data.get("verdict"),
             companions=data.get("companions", {}),
             findings=tuple(FindingRecord(**f) for f in data.get("findings", ())),
+            stop=StopRecord(**data["stop"]) if data.get("stop") else None,
         )
 
 
@@ -313,4 +327,5 @@ _FIGURES: dict[str, Any] = {
     "Breach": Breach,
     "CheckRecord": CheckRecord,
     "FindingRecord": FindingRecord,
+    "StopRecord": StopRecord,
 }

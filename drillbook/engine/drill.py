@@ -115,6 +115,8 @@ class Drill:
         self._prober = prober
         self.aborted: str | None = None
         """Why a stop condition aborted the drill (drillbook.engine.stop), None otherwise."""
+        self.stopped: dict[str, Any] | None = None
+        """The stop's figures for the record (drillbook.core.record.StopRecord)."""
         rate_check = error_rate_check(
             config.stop, self.timeline, self.probe_names, lambda: self.fault_at, self.clock
         )
@@ -438,10 +440,18 @@ class Drill:
     def _abort(self, reason: str) -> None:
         """A stop condition fired (called from the stop watch's thread): undo the fault now,
         whatever the drill's own thread is doing; it raises DrillAborted at its next wait."""
+        fired = self.clock.monotonic()
         self.aborted = reason
         self.note("stop condition fired: drill aborted", reason=reason)
         outcomes = self.undo.unwind()
         self.undo_outcomes.extend(outcomes)
+        self.stopped = {
+            "reason": reason,
+            "fired_after_fault_seconds": (
+                None if self.fault_at is None else round(fired - self.fault_at, 4)
+            ),
+            "undone_seconds": round(self.clock.monotonic() - fired, 4),
+        }
         for outcome in outcomes:
             self._event(
                 EventKind.UNDO, outcome.action.description, ok=outcome.ok, error=outcome.error

@@ -43,9 +43,11 @@ _GUARD = threading.Lock()
 class TargetLock:
     """The exclusive lock of one target: a file beside its undo journal."""
 
-    def __init__(self, path: Path, *, target: str) -> None:
+    def __init__(self, path: Path, *, target: str, halt_request: Path | None = None) -> None:
         self.path = path.resolve()
         self.target = target
+        self.halt_request = halt_request
+        """Where `drillbook halt` asks this run to stop (drillbook.engine.stop)."""
         self._acquired = False
 
     def acquire(self) -> TargetLock:
@@ -69,7 +71,7 @@ class TargetLock:
                     "(Ctrl-C lets it undo its faults); a run that died releases the lock by "
                     "itself."
                 ) from None
-            _write_holder(fd)
+            _write_holder(fd, self.target, self.halt_request)
             _HELD[self.path] = _Held(fd=fd, users=1)
             self._acquired = True
             return self
@@ -99,8 +101,10 @@ class TargetLock:
         self.release()
 
 
-def _write_holder(fd: int) -> None:
+def _write_holder(fd: int, target: str, halt_request: Path | None) -> None:
     holder = {
+        "target": target,
+        "halt_request": None if halt_request is None else str(halt_request),
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -121,4 +125,46 @@ def _read_holder(fd: int) -> str:
     return (
         f"pid {data.get('pid')} on {data.get('host', '?')} since {data.get('since', '?')}: "
         f"{data.get('command', '?')}"
+    )
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A run holding a target's lock, as its lock file names it."""
+
+    lock: Path
+    target: str
+    pid: int
+    description: str
+    halt_request: Path | None
+
+
+def live_holder(path: Path) -> Holder | None:
+    """The run holding the lock at `path` now, or None when nobody holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held exclusively: a live run
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        try:
+            data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        except ValueError:
+            data = {}
+        description = _read_holder(fd)
+    finally:
+        os.close(fd)
+    request = data.get("halt_request") if isinstance(data, dict) else None
+    return Holder(
+        lock=path,
+        target=str(data.get("target", path.parent)) if isinstance(data, dict) else str(path),
+        pid=int(data.get("pid", 0)) if isinstance(data, dict) else 0,
+        description=description,
+        halt_request=Path(request) if isinstance(request, str) else None,
     )
