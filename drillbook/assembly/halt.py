@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drillbook.assembly.kubernetes_target import journal_root
-from drillbook.engine.lock import LOCK_NAME, Holder, live_holder
+from drillbook.engine.lock import Holder, live_holder
+from drillbook.stack.run_dir import LOCK_NAME
 from drillbook.target import REUSED_STACK_DIR
 
 

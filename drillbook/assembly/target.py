@@ -8,12 +8,13 @@ from pathlib import Path
 
 from drillbook.assembly.undo import finish_opening
 from drillbook.config.model import DrillbookConfig
-from drillbook.engine.lock import LOCK_NAME, TargetLock
+from drillbook.engine.lock import TargetLock
 from drillbook.engine.stop import halt_request_path
 from drillbook.engine.undo import UndoJournal
 from drillbook.errors import ConfigError
 from drillbook.probes.auth import TokenProvider
 from drillbook.stack.local_stack import LocalStack, attach, start_stack
+from drillbook.stack.run_dir import LOCK_NAME
 from drillbook.target import REUSED_STACK_DIR, Target
 
 JOURNAL_NAME = "undo-journal.jsonl"

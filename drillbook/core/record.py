@@ -113,6 +113,8 @@ class StopRecord:
     """From the fault to the stop; None when it fired before any fault was injected."""
     undone_seconds: float
     """From the stop to every fault undone (run by the stop watch itself)."""
+    fired_wall: float = 0.0
+    """Unix time the stop condition fired."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ verdict rests on is computed from the timeline by drillbook.core.recovery.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -115,6 +116,11 @@ class Drill:
         self._prober = prober
         self.aborted: str | None = None
         """Why a stop condition aborted the drill (drillbook.engine.stop), None otherwise."""
+        self._injecting = threading.Lock()
+        """Held while a fault is injected: a stop waits for the injection to finish before it
+        undoes it (an undo racing the kill it reverts would find replicas half killed)."""
+        self._abort_undone = threading.Event()
+        """Set once a stop's undo has run: the abort's report waits for it."""
         self.stopped: dict[str, Any] | None = None
         """The stop's figures for the record (drillbook.core.record.StopRecord)."""
         rate_check = error_rate_check(
@@ -241,7 +247,7 @@ class Drill:
         if self.fault is not None:
             raise InvalidDrill("one fault per drill: split the scenario into several drills")
         self._raise_if_aborted()
-        with self.phase("inject", f"inject: {fault.description}"):
+        with self.phase("inject", f"inject: {fault.description}"), self._injecting:
             self.undo.push(fault.undo)
             self.fault = fault
             self.fault_at = self.clock.monotonic()
@@ -311,7 +317,12 @@ class Drill:
             for step in steps:
                 self._raise_if_aborted()
                 self._event(EventKind.RECOVERY_STARTED, step.name, command=step.command)
-                details = step.run() or {}
+                try:
+                    details = step.run() or {}
+                except Exception:
+                    # A step the stop's undo pulled the ground from under: the abort is the news.
+                    self._raise_if_aborted()
+                    raise
                 self._event(EventKind.RECOVERY_FINISHED, step.name, **dict(details))
             self._raise_if_aborted()
 
@@ -442,16 +453,22 @@ class Drill:
         whatever the drill's own thread is doing; it raises DrillAborted at its next wait."""
         fired = self.clock.monotonic()
         self.aborted = reason
-        self.note("stop condition fired: drill aborted", reason=reason)
-        outcomes = self.undo.unwind()
-        self.undo_outcomes.extend(outcomes)
-        self.stopped = {
-            "reason": reason,
-            "fired_after_fault_seconds": (
-                None if self.fault_at is None else round(fired - self.fault_at, 4)
-            ),
-            "undone_seconds": round(self.clock.monotonic() - fired, 4),
-        }
+        outcomes: list[UndoOutcome] = []
+        try:
+            self.note("stop condition fired: drill aborted", reason=reason)
+            with self._injecting:
+                outcomes = self.undo.unwind()
+            self.undo_outcomes.extend(outcomes)
+            self.stopped = {
+                "reason": reason,
+                "fired_after_fault_seconds": (
+                    None if self.fault_at is None else round(fired - self.fault_at, 4)
+                ),
+                "undone_seconds": round(self.clock.monotonic() - fired, 4),
+                "fired_wall": self.clock.wall() - (self.clock.monotonic() - fired),
+            }
+        finally:
+            self._abort_undone.set()  # whatever happened, the drill's thread must not hang
         for outcome in outcomes:
             self._event(
                 EventKind.UNDO, outcome.action.description, ok=outcome.ok, error=outcome.error
@@ -459,6 +476,8 @@ class Drill:
 
     def _raise_if_aborted(self) -> None:
         if self.aborted is not None:
+            # The stop watch may still be undoing: report what it did, not what it is doing.
+            self._abort_undone.wait(self.probing.recover_timeout_seconds)
             undone = ", ".join(
                 f"{o.action.description} ({'ok' if o.ok else o.error})" for o in self.undo_outcomes
             )

@@ -26,9 +26,6 @@ from pathlib import Path
 
 from drillbook.errors import TargetInUse
 
-LOCK_NAME = "drill.lock"
-"""The lock file's name in a run directory (the embedded stack's)."""
-
 
 @dataclass
 class _Held:

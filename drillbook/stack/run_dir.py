@@ -18,6 +18,9 @@ from pathlib import Path
 from drillbook.errors import StackError
 
 MARKER = ".drillbook-run-dir"
+LOCK_NAME = "drill.lock"
+"""The run's lock on this stack (drillbook.engine.lock), taken before the stack is started in
+the directory: the one file a directory may hold before it is the stack's."""
 _TRAVERSABLE = 0o711
 """Traversable (not listable) by the service users (postgres) that own directories below."""
 
@@ -33,7 +36,7 @@ def take(run_dir: Path, *, created: bool = False) -> None:
             raise StackError(f"the stack's run directory {run_dir} is a file, not a directory")
         if marker.exists():
             return  # an earlier stack's (a reused stack, or one that died): ours already
-        if any(run_dir.iterdir()):
+        if any(entry.name != LOCK_NAME for entry in run_dir.iterdir()):
             raise StackError(
                 f"the stack's run directory {run_dir} is not empty and not a drillbook stack's: "
                 "name a new or empty directory (drillbook empties its run directory when the "
