@@ -66,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--run-dir", type=Path, default=None)
 
+    halt = commands.add_parser(
+        "halt", help="stop every running drill now: its fault undone, the run aborted"
+    )
+    halt.add_argument(
+        "--run-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="the run directory of the stack to halt (default: every drill on this machine)",
+    )
+    halt.add_argument("--wait", type=float, default=120.0, help="seconds to wait for each run")
+
     sites = commands.add_parser("sites", help="the two-site deployments of the quarterly test")
     sites.add_argument("action", choices=("status", "cleanup"))
 
@@ -225,6 +237,23 @@ def _sites(args: argparse.Namespace) -> int:
     return 0
 
 
+def _halt(args: argparse.Namespace) -> int:
+    from drillbook.assembly.halt import candidate_locks, halt
+
+    results = halt(candidate_locks(args.run_dir), wait_seconds=args.wait)
+    if not results:
+        print("no drill is running on this machine")
+        return 0
+    for result in results:
+        state = (
+            f"stopped, its faults undone, after {result.seconds:.1f} s"
+            if result.released
+            else f"still running after {result.seconds:.1f} s"
+        )
+        print(f"{result.holder.target} ({result.holder.description}): {state}")
+    return 0 if all(r.released for r in results) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -237,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_config(args)
         if args.command == "sites":
             return _sites(args)
+        if args.command == "halt":
+            return _halt(args)
         if args.command in ("backup", "restore"):
             from drillbook.backup.cli import run_backup_command
 

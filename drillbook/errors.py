@@ -28,8 +28,20 @@ class TargetUnreachable(InvalidDrill):
     """The target named in the configuration cannot be reached."""
 
 
+class TargetInUse(InvalidDrill):
+    """Another run holds the target's lock; the message names it (one run per target)."""
+
+
 class FaultFailed(DrillError):
     """Injecting a fault, or undoing it, failed."""
+
+
+class UndoReplayFailed(FaultFailed):
+    """An undo a dead earlier run left pending could not be replayed: nothing is injected."""
+
+
+class UndoJournalDamaged(FaultFailed):
+    """The undo journal held entries that cannot be replayed; they were moved aside once."""
 
 
 class DrillFailed(DrillError, AssertionError):
@@ -54,6 +66,11 @@ class ObjectiveBreached(DrillFailed):
 
 class DataLossDetected(ObjectiveBreached):
     """Acknowledged writes were lost beyond what the objective allows."""
+
+
+class DrillAborted(DrillError):
+    """A stop condition fired (an alarm, an error rate past its bound, `drillbook halt`): the
+    drill stopped and its fault was undone at once. Neither passed nor failed: aborted."""
 
 
 class StackError(DrillError):

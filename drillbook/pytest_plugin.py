@@ -25,7 +25,7 @@ from drillbook.assembly.target import open_target
 from drillbook.config.loader import load_config
 from drillbook.config.model import DrillbookConfig
 from drillbook.core.record import DrillRecord, Outcome
-from drillbook.errors import ConfigError, DrillError, DrillFailed, InvalidDrill
+from drillbook.errors import ConfigError, DrillAborted, DrillError, DrillFailed, InvalidDrill
 from drillbook.target import Target
 
 MARKER = "drill"
@@ -222,6 +222,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
 def _call_outcome(error: BaseException | None) -> Outcome:
     if error is None:
         return "passed"
+    if isinstance(error, DrillAborted):
+        return "aborted"
     return "failed" if isinstance(error, AssertionError) else "error"
 
 
@@ -357,7 +359,10 @@ def _outcome(report: Any, error: BaseException | None) -> Outcome | None:
     if report.skipped:
         return "skipped"
     if report.failed:
-        # A drill that ran and missed the plan is red ("failed"); anything else is broken.
+        # A drill that ran and missed the plan is red ("failed"); a stop condition's abort is
+        # neither; anything else is broken.
+        if isinstance(error, DrillAborted):
+            return "aborted"
         return "failed" if report.when == "call" and isinstance(error, AssertionError) else "error"
     return "passed" if report.when == "call" else None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from drillbook.config.model import Component, DrillbookConfig
 from drillbook.core.platform import Platform
 from drillbook.core.undo import UndoAction, UndoOutcome
+from drillbook.engine.lock import TargetLock
 from drillbook.engine.undo import UndoJournal
 from drillbook.probes.auth import TokenProvider
 from drillbook.stack.local_stack import LocalStack
@@ -31,6 +32,8 @@ class Target:
     tokens: TokenProvider
     journal: UndoJournal
     stack: LocalStack | None = None
+    lock: TargetLock | None = None
+    """This run's hold on the target (one run per target), released at close."""
     replayed_undos: list[UndoOutcome] = field(default_factory=list)
     """Undos a dead earlier run left pending, replayed before this session drills anything."""
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -65,3 +68,5 @@ class Target:
             leftovers = self.stack.stop(remove_run_dir=self.config.stack.run_dir is None)
             if leftovers:
                 log.warning("had to SIGKILL stack processes %s at teardown", leftovers)
+        if self.lock is not None:
+            self.lock.release()

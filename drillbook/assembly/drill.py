@@ -14,8 +14,10 @@ from drillbook.core.observer import DrillObserver
 from drillbook.core.timeline import Timeline
 from drillbook.engine.drill import Drill, DrillIdentity, ProbeSet
 from drillbook.engine.prober import BackgroundProber
+from drillbook.engine.stop import halt_check, halt_request_path
 from drillbook.engine.undo import UndoStack
 from drillbook.errors import ConfigError, InvalidDrill
+from drillbook.probes.alarm import alarm_check
 from drillbook.probes.http import HttpProber
 from drillbook.target import Target
 
@@ -111,6 +113,10 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         for factory in companion_factories()
         if (companion := factory(target, identity)) is not None
     ]
+    stop_checks = [halt_check(halt_request_path(target.journal.path))]
+    stop_checks += [
+        alarm_check(alarm, timeout_seconds=probing.timeout_seconds) for alarm in config.stop.alarms
+    ]
     return Drill(
         identity,
         config=config,
@@ -123,4 +129,5 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         observers=observers,
         endpoints=ProbeSet(health=health, critical=critical),
         companions=companions,
+        stop_checks=stop_checks,
     )

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from drillbook.assembly.undo import finish_opening
 from drillbook.config.model import DrillbookConfig
+from drillbook.engine.lock import TargetLock
+from drillbook.engine.stop import halt_request_path
 from drillbook.engine.undo import UndoJournal
 from drillbook.errors import InvalidDrill
 from drillbook.platforms.kubernetes import KubernetesPlatform
@@ -24,16 +26,17 @@ from drillbook.probes.auth import TokenProvider
 from drillbook.target import Target
 
 
+def journal_root() -> Path:
+    """Where the Kubernetes undo journals (and their locks) of this machine are."""
+    cache = os.environ.get("DRILLBOOK_CACHE") or Path.home() / ".cache" / "drillbook"
+    return Path(cache) / "undo" / "kubernetes"
+
+
 def journal_path(context: str, server: str, root: Path | None = None) -> Path:
     """The undo journal of one cluster: a run that dies leaves its pending undos where the next
     run against the same context and API server looks (two clusters that happen to share a
     context name never replay each other's undos)."""
-    base = (
-        root
-        or Path(os.environ.get("DRILLBOOK_CACHE") or Path.home() / ".cache" / "drillbook")
-        / "undo"
-        / "kubernetes"
-    )
+    base = root or journal_root()
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", context)
     digest = hashlib.sha256(server.encode()).hexdigest()[:12]
     return base / f"{safe}-{digest}.jsonl"
@@ -75,7 +78,16 @@ def open_kubernetes_target(config: DrillbookConfig, *, context: str | None = Non
             resolved = config.with_base_url(view.base_url)
         kubernetes = dataclasses.replace(settings, context=platform.context)
         resolved = dataclasses.replace(resolved, kubernetes=kubernetes)
-        journal = UndoJournal(journal_path(platform.context, platform.connection.server))
+        path = journal_path(platform.context, platform.connection.server)
+        # Taken before the journal is read: its replay belongs to one run only.
+        lock = TargetLock(
+            path.with_suffix(".lock"),
+            target=f"kube context {platform.context}",
+            halt_request=halt_request_path(path),
+        )
+        lock.acquire()
+        closers.append(lock.release)
+        journal = UndoJournal(path)
         target = Target(
             config=resolved,
             platform=platform,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 
+from drillbook.config.credentials import hide_credentials
 from drillbook.errors import ConfigError
 
 __all__ = ["format_duration", "parse_duration"]
@@ -17,6 +18,10 @@ _UNIT_SECONDS: dict[str, float] = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001
 # "ms" must be tried before "m" and "s", or "250ms" would read as 250 minutes and a stray "s".
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+LONGEST_SECONDS = 366 * 24 * 3600.0
+"""No objective, timeout or interval in a DR plan is a year long: past it a value is a typo
+(or parses to infinity, which would make an objective impossible to breach)."""
+_TOO_LONG = "a duration of at most 8784h (a year)"
 _EXPECTED = (
     "a duration such as '250ms', '2s', '15m', '1h' or '1h30m' (units h, m, s, ms, largest first), "
     "or a number of seconds"
@@ -33,12 +38,14 @@ def parse_duration(value: object, *, key: str, source: str) -> float:
     if isinstance(value, bool):
         raise ConfigError(_message(value, key=key, source=source, expected=_EXPECTED))
     if isinstance(value, int | float):
+        if isinstance(value, int) and value > LONGEST_SECONDS:
+            raise ConfigError(_message(value, key=key, source=source, expected=_TOO_LONG))
         seconds = float(value)
         if not math.isfinite(seconds) or seconds < 0:
             raise ConfigError(
                 _message(value, key=key, source=source, expected="a finite duration of 0 or more")
             )
-        return seconds
+        return _bounded(seconds, value, key=key, source=source)
     if not isinstance(value, str):
         raise ConfigError(_message(value, key=key, source=source, expected=_EXPECTED))
 
@@ -51,7 +58,7 @@ def parse_duration(value: object, *, key: str, source: str) -> float:
         )
     if _BARE_NUMBER.fullmatch(text):
         # Command-line and ini overrides arrive as text; "2" there means what 2 means in TOML.
-        return float(text)
+        return _bounded(float(text), value, key=key, source=source)
     total = 0.0
     position = 0
     previous_rank = -1
@@ -75,7 +82,13 @@ def parse_duration(value: object, *, key: str, source: str) -> float:
         previous_rank = rank
         total += float(number) * _UNIT_SECONDS[unit]
         position = match.end()
-    return total
+    return _bounded(total, value, key=key, source=source)
+
+
+def _bounded(seconds: float, value: object, *, key: str, source: str) -> float:
+    if not math.isfinite(seconds) or seconds > LONGEST_SECONDS:
+        raise ConfigError(_message(value, key=key, source=source, expected=_TOO_LONG))
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -106,5 +119,8 @@ def format_duration(seconds: float) -> str:
 def _message(
     value: object, *, key: str, source: str, expected: str, hint: str | None = None
 ) -> str:
-    text = f"{source}: key '{key}': found {value!r}, expected {expected}"
+    shown = hide_credentials(repr(value))
+    if len(shown) > 120:  # a value of 100,000 characters is not worth printing back
+        shown = shown[:117] + "..."
+    text = f"{source}: key '{key}': found {shown}, expected {expected}"
     return f"{text}; {hint}" if hint else text

@@ -46,6 +46,7 @@ from drillbook.config.sections import (
     secrets,
     sites,
     stack,
+    stop,
     target,
     verification,
 )
@@ -55,7 +56,8 @@ from drillbook.errors import ConfigError
 __all__ = ["OVERRIDES_SOURCE", "load_config"]
 
 # Case-insensitive, and "prod" too: the guard exists to stop accidents, not to parse spelling.
-_PRODUCTION_NAMES = ("production", "prod")
+_PRODUCTION_WORDS = frozenset({"production", "prod", "prd", "live"})
+_WORD = re.compile(r"[a-z0-9]+")
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 _TOML_AT_END = re.compile(r"^(?P<message>.*) \(at end of document\)$")
 
@@ -126,6 +128,13 @@ def _read_file(source: str) -> str:
 def _parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: 100,000 brackets deep
+        # exhaust the stack. No configuration nests more than a few levels.
+        raise ConfigError(
+            f"{source}: the TOML nests arrays or inline tables too deeply to be read; a "
+            "drillbook configuration needs a few levels at most"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raw = str(exc)
         line, column, problem = _toml_position(raw, text)
@@ -207,6 +216,8 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
     )
     if "stack" in data:
         kwargs["stack"] = stack.parse(context, subtable(context, "stack", data))
+    if "stop" in data:
+        kwargs["stop"] = stop.parse(context, subtable(context, "stop", data))
     if "findings" in data:
         kwargs["findings"] = findings.parse(context, subtable(context, "findings", data))
     if "sites" in data:
@@ -226,16 +237,36 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
     if "secrets" in data:
         kwargs["secrets"] = secrets.parse(context, subtable(context, "secrets", data))
     config = DrillbookConfig(source=context.source, **kwargs)
+    if config.platform == "kubernetes" and config.kubernetes.context is None:
+        # The kubeconfig's current context is whatever was used last, in any shell: a drill
+        # must never land on a cluster the file does not name.
+        context.fail(
+            "kubernetes.context",
+            MISSING,
+            "the kube context to drill, named in the file",
+            'e.g. context = "kind-eleanor-drills" under [kubernetes]; `kubectl config '
+            "get-contexts` lists them",
+        )
     _guard_production(context, config)
     return config
 
 
 def _guard_production(context: Context, config: DrillbookConfig) -> None:
-    environment = config.target.environment
-    if environment.strip().lower() in _PRODUCTION_NAMES and not config.allow_production:
+    if config.allow_production:
+        return
+    # Any spelling counts: "prod-eu", "eu_production", "PRD"; a name that merely contains the
+    # letters ("product-api") does not, since the check is on whole words.
+    named = [
+        ("target.environment", config.target.environment),
+        ("kubernetes.context", config.kubernetes.context or ""),
+        ("kubernetes.dr_context", config.kubernetes.dr_context or ""),
+    ]
+    for key, name in named:
+        if not _PRODUCTION_WORDS.intersection(_WORD.findall(name.lower())):
+            continue
         context.fail(
-            "target.environment",
-            environment,
+            key,
+            name,
             "a non-production environment unless production drills are confirmed",
             "drills are destructive (they kill replicas, stop databases, revoke secrets and "
             "restore backups on the target), so running them against production must be an "

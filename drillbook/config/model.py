@@ -49,6 +49,7 @@ from drillbook.config.sections.secrets import (
 )
 from drillbook.config.sections.sites import SitesSettings
 from drillbook.config.sections.stack import StackSettings
+from drillbook.config.sections.stop import Alarm, StopSettings
 from drillbook.config.sections.target import TargetConfig
 from drillbook.config.sections.verification import VerificationSettings
 from drillbook.errors import ConfigError
@@ -63,6 +64,7 @@ __all__ = [
     "PLATFORMS",
     "SECRET_PROVIDERS",
     "TIERS",
+    "Alarm",
     "AuthSettings",
     "AwsSecretsSettings",
     "BackupSettings",
@@ -86,6 +88,7 @@ __all__ = [
     "SecretProviderName",
     "SecretsSettings",
     "StackSettings",
+    "StopSettings",
     "TargetConfig",
     "Tier",
     "VaultSecretsSettings",
@@ -142,6 +145,13 @@ class DrillbookConfig:
         metadata=setting(
             Table(SitesSettings),
             "The two sites of the quarterly full DR test (embedded stack, platform local).",
+        ),
+    )
+    stop: StopSettings = field(
+        default=StopSettings(),
+        metadata=setting(
+            Table(StopSettings),
+            "Stop conditions: when a drill aborts and undoes its fault at once.",
         ),
     )
     verification: VerificationSettings = field(

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
+from drillbook.config.credentials import hide_credentials
 from drillbook.config.durations import format_duration, parse_duration
 from drillbook.errors import ConfigError
 
@@ -132,6 +133,9 @@ _FRACTION_TEXT = re.compile(r"\d+(?:\.\d+)?")
 _TRUE_WORDS = ("true", "yes", "on", "1")
 _FALSE_WORDS = ("false", "no", "off", "0")
 _SHOW_LIMIT = 120
+_LARGEST_INTEGER = 10**12
+"""No count, size or rate drillbook reads comes near this; past it a value is a typo (or an
+attack on float conversion: 10**400 cannot become a float at all)."""
 _METADATA_KEY: Final = "drillbook"
 
 
@@ -162,12 +166,15 @@ class Context:
 def message(origin: str, key: str, found: str, expected: str, hint: str | None) -> str:
     """`<origin>: key '<key>': found <found>, expected <expected>[; <hint>]`."""
     text = f"{origin}: key '{key}': found {found}, expected {expected}"
-    return f"{text}; {hint}" if hint else text
+    return hide_credentials(f"{text}; {hint}" if hint else text)
 
 
 def show(value: object) -> str:
-    """A value as error messages show it: its repr, cut to a readable length."""
-    shown = repr(value)
+    """A value as error messages show it: its repr, cut to a readable length, with the
+    credentials of any URL in it hidden (a message is printed, logged and kept by CI)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_INTEGER:
+        return f"an integer of {len(str(abs(value)))} digits"
+    shown = hide_credentials(repr(value))
     if len(shown) > _SHOW_LIMIT:
         shown = shown[: _SHOW_LIMIT - 3] + "..."
     return shown
@@ -270,6 +277,8 @@ def integer(
         number = int(value)
     if number is None or number < minimum:
         context.fail(key, value, f"an integer >= {minimum}", hint)
+    if number > _LARGEST_INTEGER:
+        context.fail(key, value, f"an integer from {minimum} to {_LARGEST_INTEGER:.0e}", hint)
     return number
 
 
@@ -279,6 +288,8 @@ def positive_number(
     """A finite number above 0 (or >= 0 with `allow_zero`); from overrides also as text."""
     if isinstance(value, str) and context.is_override(key) and _FRACTION_TEXT.fullmatch(value):
         value = float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > _LARGEST_INTEGER:
+        context.fail(key, value, f"{expected}, at most {_LARGEST_INTEGER:.0e}")
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -326,6 +337,14 @@ def url(context: Context, key: str, value: object) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         context.fail(key, value, expected)
+    if "@" in parts.netloc:
+        context.fail(
+            key,
+            value,
+            f"{expected} without credentials",
+            "a user and password in a URL end up in logs and reports: give them to drillbook "
+            "through the environment ([target.auth] secret_env, dsn_env)",
+        )
     if parts.query or parts.fragment:
         context.fail(key, value, f"{expected} without query or fragment")
     return value.strip().rstrip("/")

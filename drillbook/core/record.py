@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 RECORD_SCHEMA_VERSION = 1
 
-Outcome = Literal["passed", "failed", "error", "xfailed", "xpassed", "skipped"]
+Outcome = Literal["passed", "failed", "error", "aborted", "xfailed", "xpassed", "skipped"]
+""""aborted": a stop condition stopped the drill and undid its fault (drillbook.engine.stop)."""
 BreachKind = Literal["rto", "rpo"]
 
 
@@ -104,6 +105,19 @@ class FindingRecord:
 
 
 @dataclass(frozen=True)
+class StopRecord:
+    """A stop condition that aborted the drill (drillbook.engine.stop)."""
+
+    reason: str
+    fired_after_fault_seconds: float | None
+    """From the fault to the stop; None when it fired before any fault was injected."""
+    undone_seconds: float
+    """From the stop to every fault undone (run by the stop watch itself)."""
+    fired_wall: float = 0.0
+    """Unix time the stop condition fired."""
+
+
+@dataclass(frozen=True)
 class CheckRecord:
     """One item of the plan's verification checklist and its result."""
 
@@ -158,6 +172,8 @@ class DrillRecord:
     """Every companion's own figures (JSON values), by companion name."""
     findings: tuple[FindingRecord, ...] = ()
     """Defects of the service seen beside the verdict, each with its evidence."""
+    stop: StopRecord | None = None
+    """The stop condition that aborted the drill ("aborted"), else None."""
 
     def phase_seconds(self, name: str) -> float:
         """The duration of phase `name`, 0 when it did not run."""
@@ -225,6 +241,7 @@ class DrillRecord:
             verdict=data.get("verdict"),
             companions=data.get("companions", {}),
             findings=tuple(FindingRecord(**f) for f in data.get("findings", ())),
+            stop=StopRecord(**data["stop"]) if data.get("stop") else None,
         )
 
 
@@ -302,7 +319,7 @@ def _pair(second: str, kind: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
+_OUTCOMES: tuple[str, ...] = get_args(Outcome)
 _BREACH_KINDS: tuple[str, ...] = ("rto", "rpo")
 _FIGURES: dict[str, Any] = {
     "RtoFigure": RtoFigure,
@@ -312,4 +329,5 @@ _FIGURES: dict[str, Any] = {
     "Breach": Breach,
     "CheckRecord": CheckRecord,
     "FindingRecord": FindingRecord,
+    "StopRecord": StopRecord,
 }

@@ -8,6 +8,7 @@ verdict rests on is computed from the timeline by drillbook.core.recovery.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,9 +32,11 @@ from drillbook.core.timeline import (
     describe_unhealthy,
 )
 from drillbook.core.undo import UndoOutcome
+from drillbook.engine.stop import StopCheck, StopWatch, error_rate_check
 from drillbook.engine.undo import UndoStack
 from drillbook.errors import (
     DataLossDetected,
+    DrillAborted,
     DrillFailed,
     InvalidDrill,
     ObjectiveBreached,
@@ -87,6 +90,7 @@ class Drill:
         observers: Sequence[DrillObserver[Drill]] = (),
         endpoints: ProbeSet | None = None,
         companions: Sequence[Companion[Drill]] = (),
+        stop_checks: Sequence[StopCheck] = (),
     ) -> None:
         self.identity = identity
         self.endpoints = endpoints or ProbeSet()
@@ -113,6 +117,23 @@ class Drill:
         self.breaches: list[str] = []
         """Every objective breach found by `assert_objectives` ("RTO breach..."/"RPO breach...")."""
         self._prober = prober
+        self.aborted: str | None = None
+        """Why a stop condition aborted the drill (drillbook.engine.stop), None otherwise."""
+        self._injecting = threading.Lock()
+        """Held while a fault is injected: a stop waits for the injection to finish before it
+        undoes it (an undo racing the kill it reverts would find replicas half killed)."""
+        self._abort_undone = threading.Event()
+        """Set once a stop's undo has run: the abort's report waits for it."""
+        self.stopped: dict[str, Any] | None = None
+        """The stop's figures for the record (drillbook.core.record.StopRecord)."""
+        rate_check = error_rate_check(
+            config.stop, self.timeline, self.probe_names, lambda: self.fault_at, self.clock
+        )
+        self._stop_watch = StopWatch(
+            [*stop_checks, *([rate_check] if rate_check else [])],
+            interval_seconds=config.probing.interval_seconds,
+            on_stop=self._abort,
+        )
         self._finished = False
         self._event(EventKind.DRILL_STARTED, identity.title)
 
@@ -191,6 +212,7 @@ class Drill:
                 if callable(prepare):
                     prepare(self)
             self._prober.start()
+            self._stop_watch.start()
             probing_since = self.clock.monotonic()
             started: list[tuple[Companion[Drill], float]] = []
             for companion in self.companions:
@@ -205,7 +227,7 @@ class Drill:
                 [now - probing_since]
                 + [_seconds_at_work(companion, now - returned) for companion, returned in started]
             )
-            self.clock.sleep(max(0.0, seconds - at_work))
+            self._sleep(max(0.0, seconds - at_work))
             # The steady state is the last N samples of every probe: an old blip (a replica
             # still warming up) does not block the drill, a current problem does.
             n = self.probing.healthy_streak
@@ -227,7 +249,8 @@ class Drill:
         """Journal the fault's undo, then inject it; the fault time is taken just before."""
         if self.fault is not None:
             raise InvalidDrill("one fault per drill: split the scenario into several drills")
-        with self.phase("inject", f"inject: {fault.description}"):
+        self._raise_if_aborted()
+        with self.phase("inject", f"inject: {fault.description}"), self._injecting:
             self.undo.push(fault.undo)
             self.fault = fault
             self.fault_at = self.clock.monotonic()
@@ -258,6 +281,7 @@ class Drill:
                     )
                     return measurement.time_to_detect_seconds or 0.0
                 self._waiting("detect", limit)
+                self._raise_if_aborted()
                 if self.clock.monotonic() >= deadline:
                     raise RecoveryTimeout(
                         f"the fault '{self.fault.name if self.fault else '?'}' was never "
@@ -270,7 +294,7 @@ class Drill:
     def observe_no_outage(self, seconds: float) -> RecoveryMeasurement:
         """For faults the target should absorb: probe for `seconds` and require no outage."""
         with self.phase("observe", f"observe: the service keeps serving for {seconds:.1f}s"):
-            self.clock.sleep(seconds)
+            self._sleep(seconds)
             measurement = self._measure()
             self.measurement = measurement
             if measurement.outage_observed:
@@ -300,9 +324,16 @@ class Drill:
         """Run the plan's recovery steps in order."""
         with self.phase("recover", "recover: " + "; ".join(s.command for s in steps)):
             for step in steps:
+                self._raise_if_aborted()
                 self._event(EventKind.RECOVERY_STARTED, step.name, command=step.command)
-                details = step.run() or {}
+                try:
+                    details = step.run() or {}
+                except Exception:
+                    # A step the stop's undo pulled the ground from under: the abort is the news.
+                    self._raise_if_aborted()
+                    raise
                 self._event(EventKind.RECOVERY_FINISHED, step.name, **dict(details))
+            self._raise_if_aborted()
 
     def wait_until_recovered(self, *, timeout: float | None = None) -> RecoveryMeasurement:
         """Wait until every probe is in a run of N or more healthy samples; the measurement."""
@@ -323,6 +354,7 @@ class Drill:
                     )
                     return measurement
                 self._waiting("recovered", limit)
+                self._raise_if_aborted()
                 if self.clock.monotonic() >= deadline:
                     self.measurement = measurement
                     last = [s for s in self.timeline.samples if s.probe in self.probe_names][-3:]
@@ -345,7 +377,7 @@ class Drill:
             # Watch the recovered service for a while before judging it (error rates, relapses).
             if self.measurement is not None and self.measurement.recovered_at is not None:
                 remaining = self.measurement.recovered_at + window - self.clock.monotonic()
-                self.clock.sleep(max(0.0, remaining))
+                self._sleep(max(0.0, remaining))
             results = [check(self) for check in checks]
             self.check_results.extend(results)
             self._event(
@@ -409,6 +441,7 @@ class Drill:
             return self.undo_outcomes
         self._finished = True
         try:
+            self._stop_watch.stop()
             self._prober.stop()
             for companion in self.companions:
                 try:
@@ -424,12 +457,61 @@ class Drill:
         self.observers.notify("drill_finished", self)
         return self.undo_outcomes
 
+    def _abort(self, reason: str) -> None:
+        """A stop condition fired (called from the stop watch's thread): undo the fault now,
+        whatever the drill's own thread is doing; it raises DrillAborted at its next wait."""
+        fired = self.clock.monotonic()
+        self.aborted = reason
+        outcomes: list[UndoOutcome] = []
+        try:
+            self.note("stop condition fired: drill aborted", reason=reason)
+            with self._injecting:
+                outcomes = self.undo.unwind()
+            self.undo_outcomes.extend(outcomes)
+            self.stopped = {
+                "reason": reason,
+                "fired_after_fault_seconds": (
+                    None if self.fault_at is None else round(fired - self.fault_at, 4)
+                ),
+                "undone_seconds": round(self.clock.monotonic() - fired, 4),
+                "fired_wall": self.clock.wall() - (self.clock.monotonic() - fired),
+            }
+        finally:
+            self._abort_undone.set()  # whatever happened, the drill's thread must not hang
+        for outcome in outcomes:
+            self._event(
+                EventKind.UNDO, outcome.action.description, ok=outcome.ok, error=outcome.error
+            )
+
+    def _raise_if_aborted(self) -> None:
+        if self.aborted is not None:
+            # The stop watch may still be undoing: report what it did, not what it is doing.
+            self._abort_undone.wait(self.probing.recover_timeout_seconds)
+            undone = ", ".join(
+                f"{o.action.description} ({'ok' if o.ok else o.error})" for o in self.undo_outcomes
+            )
+            raise DrillAborted(
+                f"drill aborted by a stop condition: {self.aborted}; its fault was undone at "
+                f"once: {undone or 'nothing was injected yet'}"
+            )
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep in probe-interval slices, raising DrillAborted as soon as a stop fires."""
+        deadline = self.clock.monotonic() + seconds
+        while True:
+            self._raise_if_aborted()
+            left = deadline - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, self.probing.interval_seconds))
+
     def _unwind_undo(self) -> None:
         if not len(self.undo):
             return
         with contextlib.suppress(Exception), self.phase("undo", "undo: revert every fault"):
-            self.undo_outcomes = self.undo.unwind()
-            for outcome in self.undo_outcomes:
+            outcomes = self.undo.unwind()
+            self.undo_outcomes.extend(outcomes)
+            for outcome in outcomes:
                 self._event(
                     EventKind.UNDO,
                     outcome.action.description,

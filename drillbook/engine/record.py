@@ -15,6 +15,7 @@ from drillbook.core.record import (
     Outcome,
     RpoFigure,
     RtoFigure,
+    StopRecord,
     breach_kind,
 )
 from drillbook.core.timeline import EventKind
@@ -81,6 +82,7 @@ def record_of(
         fault=None if drill.fault is None else drill.fault.description,
         verdict=drill.objective_verdict,
         companions={c.name: figures.get(c.name) for c in drill.companions},
+        stop=None if drill.stopped is None else StopRecord(**drill.stopped),
     )
 
 

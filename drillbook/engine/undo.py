@@ -22,17 +22,30 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.core.undo import UndoAction, UndoExecutor, UndoOutcome
+from drillbook.errors import UndoJournalDamaged
 
 log = logging.getLogger(__name__)
 
 
+_STATES = ("pending", "done", "failed")
+_ACTION_TEXT = ("description", "platform", "verb")
+
+
 class UndoJournal:
-    """An append-only JSON-lines file of pushed and completed undo entries."""
+    """An append-only JSON-lines file of pushed and completed undo entries.
+
+    Opening it repairs what a crash can leave: a torn last line (the push or resolution that
+    was being written; its fault was never injected, or its undo is replayed again) is cut
+    off, so the next entry starts on a line of its own instead of being glued to the torn one
+    and lost to replay. Entries that cannot be replayed are moved aside (`rejected`), once.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.repaired_bytes = _cut_torn_tail(path)
+        """Bytes of a torn last line cut off when the journal was opened (0: none)."""
 
     def _append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, sort_keys=True) + "\n"
@@ -51,29 +64,133 @@ class UndoJournal:
         self._append({"id": entry_id, "state": state, "at": time.time(), "error": error})
 
     def pending(self) -> list[tuple[str, UndoAction]]:
-        """Entries pushed but never resolved, newest first (the order to undo them)."""
+        """Entries pushed but never resolved as done, newest first (the order to undo them).
+
+        An entry that cannot be replayed (not JSON, a field missing) is moved to
+        `<journal>.rejected` and the journal rewritten without it, then UndoJournalDamaged
+        names it: raised once, not on every later run."""
         if not self.path.exists():
             return []
         pushed: dict[str, UndoAction] = {}
         order: list[str] = []
-        for raw in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                # A torn last line from a crash mid-write: the push it belonged to never
-                # completed, so its fault was never injected either.
+        rejected: list[tuple[int, str, str]] = []
+        for number, raw in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+            if not raw.strip():
                 continue
-            if entry.get("state") == "pending":
+            entry, why = _parse_entry(raw)
+            if entry is None:
+                rejected.append((number, raw, why))
+                continue
+            if entry["state"] == "pending":
                 pushed[entry["id"]] = UndoAction(
                     description=entry["description"],
                     platform=entry["platform"],
                     verb=entry["verb"],
-                    args=dict(entry.get("args", {})),
+                    args=dict(entry["args"]),
                 )
                 order.append(entry["id"])
-            elif entry.get("state") == "done":
-                pushed.pop(entry.get("id"), None)
+            elif entry["state"] == "done":
+                pushed.pop(entry["id"], None)
+        if rejected:
+            self._reject(rejected)
         return [(i, pushed[i]) for i in reversed(order) if i in pushed]
+
+    def _reject(self, rejected: list[tuple[int, str, str]]) -> None:
+        aside = self.path.with_name(self.path.name + ".rejected")
+        with open(aside, "a", encoding="utf-8") as fh:
+            fh.writelines(raw + "\n" for _, raw, _ in rejected)
+            fh.flush()
+            os.fsync(fh.fileno())
+        keep = {number for number, _, _ in rejected}
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        _rewrite(self.path, [line for n, line in enumerate(lines, 1) if n not in keep])
+        shown = "; ".join(f"line {n}: {why}" for n, _, why in rejected[:5])
+        raise UndoJournalDamaged(
+            f"the undo journal {self.path} held {len(rejected)} entr"
+            f"{'y' if len(rejected) == 1 else 'ies'} drillbook cannot replay ({shown}). "
+            f"They were moved to {aside}: read what they describe and check that part of the "
+            "target by hand before drilling it again; nothing was injected."
+        )
+
+    def compact(self) -> int:
+        """Rewrite the journal with only its pending entries (atomically: temporary file,
+        fsync, rename); returns how many lines were dropped. Called when nothing else
+        writes to it: right after the replay, under the target's lock."""
+        if not self.path.exists():
+            return 0
+        with self._lock:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            live = {entry_id for entry_id, _ in self.pending()}
+            kept = [
+                line
+                for line in lines
+                if (entry := _parse_entry(line)[0]) is not None
+                and entry["state"] == "pending"
+                and entry["id"] in live
+            ]
+            if len(kept) == len(lines):
+                return 0
+            _rewrite(self.path, kept)
+            return len(lines) - len(kept)
+
+
+def _parse_entry(raw: str) -> tuple[dict[str, Any] | None, str]:
+    """A journal line as an entry, or None and why it cannot be replayed."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None, "not JSON"
+    if not isinstance(entry, dict):
+        return None, "not a JSON object"
+    if not isinstance(entry.get("id"), str) or not entry["id"]:
+        return None, "no 'id'"
+    if entry.get("state") not in _STATES:
+        return None, f"state {entry.get('state')!r} is none of {', '.join(_STATES)}"
+    if entry["state"] == "pending":
+        missing = [k for k in _ACTION_TEXT if not isinstance(entry.get(k), str) or not entry[k]]
+        if missing:
+            return None, f"a pending entry without {', '.join(missing)}"
+        if not isinstance(entry.get("args", {}), dict):
+            return None, "'args' is not a JSON object"
+        entry.setdefault("args", {})
+    return entry, ""
+
+
+def _cut_torn_tail(path: Path) -> int:
+    """Truncate the file after its last newline; returns the bytes cut."""
+    try:
+        with open(path, "rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return 0
+            fh.seek(0)
+            content = fh.read()
+            keep = content.rfind(b"\n") + 1
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except FileNotFoundError:
+        return 0
+    log.warning("undo journal %s: cut a torn last line (%d bytes)", path, size - keep)
+    return size - keep
+
+
+def _rewrite(path: Path, lines: list[str]) -> None:
+    """Replace the file's lines atomically (temporary file, fsync, rename, directory fsync)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as fh:
+        fh.writelines(line + "\n" for line in lines)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 class UndoStack:

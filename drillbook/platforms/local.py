@@ -207,18 +207,28 @@ class LocalPlatform:
                 self._stop_replica(comp, replica.name)
 
     def restore_file(self, component: str, path: str, saved: str, if_sha256: str) -> None:
-        """Undo of a damaged data file: copy the saved original back over it, but only while
-        it still holds the damage (sha256 `if_sha256`), then start the component. A recovery
-        that replaced the file (a restore from backup) has undone the fault already: kept."""
+        """Undo of a damaged data file: put the saved original back while the file still holds
+        the damage (sha256 `if_sha256`), then start the component. A recovery that replaced
+        the file (a restore from backup) has undone the fault already: kept.
+
+        The copy goes to a temporary file beside it, fsynced, then renamed over the damaged
+        one, so a crash mid-restore leaves either the damage (replayed again) or the original,
+        never half of each. The saved original is deleted only once it is not needed: restored,
+        or the file replaced by the recovery; a file gone altogether keeps it for the operator."""
         target, original = Path(path), Path(saved)
         try:
             current: str | None = hashlib.sha256(target.read_bytes()).hexdigest()
         except FileNotFoundError:
             current = None
-        if current == if_sha256 and original.is_file():
-            # Rewritten in place: the file keeps its owner and mode (the server's, 0600).
-            target.write_bytes(original.read_bytes())
-        original.unlink(missing_ok=True)
+        if current == if_sha256:
+            if not original.is_file():
+                raise FaultFailed(
+                    f"cannot undo the damage to {target}: its saved original {original} is "
+                    "gone; restore the database from a backup (drillbook restore database)"
+                )
+            _replace_atomically(target, original.read_bytes())
+        if current is not None:
+            original.unlink(missing_ok=True)
         self.start(component)
 
     def set_env(
@@ -428,3 +438,23 @@ class LocalPlatform:
         if action.platform != self.name or action.verb not in self.UNDO_VERBS:
             raise InvalidDrill(f"local platform cannot execute undo {action.verb!r}")
         getattr(self, action.verb)(**action.args)
+
+
+def _replace_atomically(target: Path, content: bytes) -> None:
+    """Write `content` over `target` through a temporary file renamed into place, with the
+    target's owner and mode (a data file is the server's, 0600)."""
+    status = target.stat()
+    temporary = target.with_name(f".{target.name}.drillbook-restore")
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fchmod(fh.fileno(), status.st_mode & 0o7777)
+        with contextlib.suppress(PermissionError):  # not root: the owner is ours already
+            os.fchown(fh.fileno(), status.st_uid, status.st_gid)
+        os.fsync(fh.fileno())
+    os.replace(temporary, target)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

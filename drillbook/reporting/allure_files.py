@@ -65,6 +65,16 @@ DRILL_CATEGORIES: Final[Sequence[Mapping[str, Any]]] = (
         "matchedStatuses": ["failed"],
     },
     {
+        # DrillAborted is not an assertion, so allure-pytest reports it "broken"; its message
+        # starts with the words the engine gives it (drillbook.engine.drill._raise_if_aborted).
+        "name": "Aborted by a stop condition",
+        "description": "A stop condition fired (an alarm, users' error rate past its bound, "
+        "drillbook halt); the fault was undone at once. Neither passed nor failed.",
+        "messageRegex": r"^(drillbook\.errors\.)?(DrillAborted: )?drill aborted by a stop "
+        r"condition[\s\S]*",
+        "matchedStatuses": ["broken"],
+    },
+    {
         # allure-pytest reports an exception raised outside an assertion as "broken": the
         # drill itself (fault injection, stack, probes) went wrong, not the system under test.
         "name": "Drill infrastructure error",

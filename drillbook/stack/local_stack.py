@@ -32,6 +32,7 @@ from drillbook.platforms.ports import free_ports
 from drillbook.platforms.supervisor_client import SupervisorClient
 from drillbook.stack.layout import Program, render_supervisord_conf
 from drillbook.stack.probing import http_ok
+from drillbook.stack.run_dir import give_back, take
 from drillbook.stack.services import StackContext, StackService, default_services
 from drillbook.stack.services.postgres import admin_dsn, database_dsn
 from drillbook.stack.services.redis import redis_url, with_cache_addresses
@@ -148,7 +149,7 @@ class LocalStack:
             _kill_quietly(pid)
         _wait_gone(leftovers, timeout=5.0)
         if remove_run_dir:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
+            give_back(self.run_dir)
         return leftovers
 
     def write_manifest(self) -> None:
@@ -217,15 +218,13 @@ def start_stack(
     settings = config.stack
     chosen = list(services) if services is not None else default_services()
     supervisord = _supervisord_binary()
+    created = False
     if run_dir is None:
-        run_dir = (
-            Path(settings.run_dir)
-            if settings.run_dir
-            else Path(tempfile.mkdtemp(prefix="drillbook-stack-"))
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # Traversable (not listable) by service users (postgres) that own directories below.
-    run_dir.chmod(0o711)
+        if settings.run_dir:
+            run_dir = Path(settings.run_dir)
+        else:
+            run_dir, created = Path(tempfile.mkdtemp(prefix="drillbook-stack-")), True
+    take(run_dir, created=created)
     (run_dir / "logs").mkdir(exist_ok=True)
 
     pool = list(port_pool) if port_pool is not None else free_ports(_PORT_POOL)

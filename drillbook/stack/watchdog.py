@@ -12,7 +12,6 @@ Usage: python -m drillbook.stack.watchdog OWNER_PID OWNER_START SUPERVISORD_PID 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from drillbook.core.polling import poll_until
 from drillbook.errors import StackError
 from drillbook.platforms.supervisor_client import SupervisorClient
+from drillbook.stack.run_dir import give_back
 
 POLL_SECONDS = 0.5
 
@@ -53,7 +53,7 @@ def watch(owner: int, owner_start: int, supervisord: int, run_dir: Path, remove:
         interval=0.1,
     )
     if remove:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        give_back(run_dir)
     return 1
 
 

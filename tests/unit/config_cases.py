@@ -18,6 +18,9 @@ path = "/health"
 KUBERNETES = """
 platform = "kubernetes"
 
+[kubernetes]
+context = "drill-cluster"
+
 [target]
 base_url = "https://api.example.test"
 """
@@ -433,5 +436,99 @@ BAD_CONFIGS: tuple[BadConfig, ...] = (
         "stack.reuse",
         "'yes'",
         "true or false",
+    ),
+    # --- safety: bounds, credentials, shared places, production by any spelling ---
+    BadConfig(
+        "rto_past_any_float",
+        "[objectives]\nrto_critical = 1" + "0" * 400 + "\n" + PROBE,
+        "objectives.rto_critical",
+        "found 1000000000",
+        "a duration of at most 8784h",
+    ),
+    BadConfig(
+        "rto_digits_to_infinity",
+        '[objectives]\nrto_critical = "' + "9" * 400 + 's"\n' + PROBE,
+        "objectives.rto_critical",
+        "'9999",
+        "a duration of at most 8784h",
+    ),
+    BadConfig(
+        "healthy_streak_past_any_float",
+        "[probing]\nhealthy_streak = 1" + "0" * 400 + "\n" + PROBE,
+        "probing.healthy_streak",
+        "an integer of 401 digits",
+        "an integer from 1 to 1e+12",
+    ),
+    BadConfig(
+        "probe_interval_past_the_sample_cap",
+        '[probing]\ninterval = "1ms"\nrecover_timeout = "1h"\n' + PROBE,
+        "probing.interval",
+        "'1ms'",
+        "an interval of at least",
+    ),
+    BadConfig(
+        "url_with_credentials",
+        'platform = "kubernetes"\n[kubernetes]\ncontext = "c"\n[target]\n'
+        'base_url = "https://drill:hunter2@api.example.test"\n' + PROBE,
+        "target.base_url",
+        "https://***@api.example.test",
+        "without credentials",
+    ),
+    BadConfig(
+        "run_dir_is_root",
+        '[stack]\nrun_dir = "/"\n' + PROBE,
+        "stack.run_dir",
+        "'/'",
+        "a directory of the stack's own",
+    ),
+    BadConfig(
+        "run_dir_is_tmp",
+        '[stack]\nrun_dir = "/tmp/"\n' + PROBE,
+        "stack.run_dir",
+        "'/tmp/'",
+        "a directory of the stack's own",
+    ),
+    BadConfig(
+        "load_users_beyond_one_runner",
+        "[load]\nusers = 100000\n" + PROBE,
+        "load.users",
+        "found 100000",
+        "at most 1000 users",
+    ),
+    BadConfig(
+        "load_rate_a_load_test",
+        "[load]\nrate = 1000000000000\n" + PROBE,
+        "load.rate",
+        "found 1000000000000",
+        "at most 5000 requests per second",
+    ),
+    BadConfig(
+        "locust_master_on_every_interface",
+        '[load]\nmaster_bind_host = "0.0.0.0"\n' + PROBE,
+        "load.master_bind_host",
+        "'0.0.0.0'",
+        "a loopback address",
+    ),
+    BadConfig(
+        "production_spelled_otherwise",
+        '[target]\nenvironment = "prod-eu"\n' + PROBE,
+        "target.environment",
+        "'prod-eu'",
+        "a non-production environment",
+    ),
+    BadConfig(
+        "production_context",
+        'platform = "kubernetes"\n[kubernetes]\ncontext = "eu-production"\n[target]\n'
+        'base_url = "https://api.example.test"\n' + PROBE,
+        "kubernetes.context",
+        "'eu-production'",
+        "a non-production environment",
+    ),
+    BadConfig(
+        "kubernetes_without_a_context",
+        'platform = "kubernetes"\n[target]\nbase_url = "https://api.example.test"\n' + PROBE,
+        "kubernetes.context",
+        "found nothing",
+        "the kube context to drill, named in the file",
     ),
 )

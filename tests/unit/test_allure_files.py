@@ -102,6 +102,7 @@ def test_categories_json(tmp_path: Path) -> None:
         "RPO breach",
         "RPO breach",
         "Recovery timeout",
+        "Aborted by a stop condition",
         "Drill infrastructure error",
     ]
     by_name = {c["name"]: c for c in data if c.get("matchedStatuses") != ["skipped"]}

@@ -25,8 +25,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         {},
         (
             "drill.toml: key 'zz': found unknown key 'zz' = 1, expected one of platform, "
-            "allow_production, objectives, probing, target, stack, findings, sites, verification, "
-            "cache, load, kubernetes, ledger, backup, secrets at the top"
+            "allow_production, objectives, probing, target, stack, findings, sites, stop, "
+            "verification, cache, load, kubernetes, ledger, backup, secrets at the top"
         ),
     ),
     (

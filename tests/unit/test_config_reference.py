@@ -28,6 +28,10 @@ def _file_with_unknown_key(doc: TableDoc) -> tuple[str, str]:
         return f'[[target.probes]]\nname = "health"\npath = "/health"\n{UNKNOWN} = 1\n', (
             "target.probes[0]"
         )
+    if heading == "[[stop.alarms]]":
+        return f'{PROBE}\n[[stop.alarms]]\nurl = "http://127.0.0.1:9"\n{UNKNOWN} = 1\n', (
+            "stop.alarms[0]"
+        )
     table = heading.strip("[]")
     if table == "target.components.<name>":
         return f'{PROBE}\n[target.components.app]\nrole = "app"\n{UNKNOWN} = 1\n', (
@@ -86,6 +90,8 @@ def test_the_reference_walks_every_table() -> None:
         "[stack.app]",
         "[findings]",
         "[sites]",
+        "[stop]",
+        "[[stop.alarms]]",
         "[verification]",
         "[cache]",
         "[load]",

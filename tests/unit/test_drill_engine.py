@@ -7,7 +7,7 @@ embedded stack through the same engine.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from drillbook.core.steps import Fault, RecoveryStep
 from drillbook.core.timeline import EventKind, Sample, SampleStatus, Timeline
 from drillbook.core.undo import UndoAction
 from drillbook.engine.drill import Drill, DrillIdentity
+from drillbook.engine.stop import StopCheck
 from drillbook.engine.undo import UndoJournal, UndoStack
 from drillbook.errors import DrillFailed, ObjectiveBreached, RecoveryTimeout, VerificationFailed
 
@@ -66,6 +67,7 @@ def make_drill(
     health: Callable[[float], SampleStatus],
     *,
     config: DrillbookConfig | None = None,
+    stop_checks: Sequence[StopCheck] = (),
 ) -> tuple[Drill, ScriptedClock, RecordingPlatform]:
     cfg = config or load_config(None)
     cfg = dataclasses.replace(
@@ -90,6 +92,7 @@ def make_drill(
         undo=UndoStack(UndoJournal(tmp_path / "undo.jsonl"), platform.apply_undo),
         timeline=timeline,
         clock=clock,
+        stop_checks=stop_checks,
     )
     return drill, clock, platform
 

@@ -193,8 +193,45 @@ class LoadSettings:
     )
 
 
+MOST_USERS = 1000
+"""Simulated users one runner can keep honest; beyond that the load generator, not the target,
+is what a drill would measure."""
+MOST_REQUESTS_PER_SECOND = 5000.0
+MOST_WORKERS = 64
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def parse(context: Context, table: dict[str, Any]) -> LoadSettings:
     settings = build(context, "load", table, LoadSettings, order=_CHECK_ORDER)
+    if settings.users > MOST_USERS:
+        context.fail("load.users", settings.users, f"at most {MOST_USERS} users")
+    if settings.rate > MOST_REQUESTS_PER_SECOND:
+        context.fail(
+            "load.rate",
+            table.get("rate", settings.rate),
+            f"at most {MOST_REQUESTS_PER_SECOND:g} requests per second",
+            "a drill's load is a realistic steady state, not a load test",
+        )
+    for key, count in (
+        ("workers", settings.workers),
+        ("external_workers", settings.external_workers),
+    ):
+        if count > MOST_WORKERS:
+            context.fail(f"load.{key}", count, f"at most {MOST_WORKERS} workers")
+    host = settings.master_bind_host.strip().lower()
+    if (
+        host not in _LOOPBACK_HOSTS
+        and not host.startswith("127.")
+        and not settings.external_workers
+    ):
+        # Workers on other machines are the only reason to listen beyond this one: without
+        # them an address like 0.0.0.0 offers the load's bearer token to the network.
+        context.fail(
+            "load.master_bind_host",
+            settings.master_bind_host,
+            "a loopback address (127.0.0.1) unless load.external_workers says workers on other "
+            "machines connect",
+        )
     if settings.rate < settings.users * 0.01:
         context.fail(
             "load.rate",

@@ -43,7 +43,9 @@ class _StatusCodes(Kind):
 
 
 @dataclass(frozen=True)
-class _Conditions(Kind):
+class Conditions(Kind):
+    """A list of conditions on a JSON body (drillbook.config.conditions)."""
+
     def parse(self, context: Context, key: str, value: object) -> tuple[Condition, ...]:
         if not isinstance(value, list | tuple):
             context.fail(
@@ -134,7 +136,7 @@ class HttpProbe:
     conditions: tuple[Condition, ...] = field(
         default=(),
         metadata=setting(
-            _Conditions(),
+            Conditions(),
             "All must hold on the JSON body for the answer to count as healthy: "
             "`<path> <op> <JSON value>`, e.g. 'checks.database == \"ok\"' (ops: ==, !=, in, "
             "not in, <, <=, >, >=).",

@@ -120,8 +120,24 @@ class ProbingSettings:
     )
 
 
+MOST_SAMPLES_PER_PROBE = 100_000
+"""What the background prober keeps per probe (drillbook.engine.prober): past it, it would stop
+sampling while the drill still waits."""
+
+
 def parse(context: Context, table: dict[str, Any]) -> ProbingSettings:
     settings = build(context, "probing", table, ProbingSettings)
+    waits = settings.detect_timeout_seconds + settings.recover_timeout_seconds
+    if waits / settings.interval_seconds > MOST_SAMPLES_PER_PROBE * 0.9:
+        context.fail(
+            "probing.interval",
+            table.get("interval", MISSING),
+            f"an interval of at least {format_duration(waits / (MOST_SAMPLES_PER_PROBE * 0.9))} "
+            f"with these timeouts (detect {format_duration(settings.detect_timeout_seconds)}, "
+            f"recover {format_duration(settings.recover_timeout_seconds)})",
+            f"the prober keeps at most {MOST_SAMPLES_PER_PROBE} samples per probe; shorten "
+            "recover_timeout or lengthen the interval",
+        )
     # Deadlines shorter than the sampling needs could never be met; say so now, not mid-drill.
     if settings.detect_timeout_seconds < settings.interval_seconds:
         context.fail(

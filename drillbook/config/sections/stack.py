@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +62,46 @@ class StackSettings:
     )
 
 
+SHARED_DIRECTORIES = (
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib64",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/var",
+    "/var/lib",
+    "/var/tmp",
+)
+"""Directories a stack must never be put in as its run directory: the stack owns its run
+directory (it may empty it at the end), and these hold everybody else's files."""
+
+
 def parse(context: Context, table: dict[str, Any]) -> StackSettings:
     settings = build(context, "stack", table, StackSettings)
+    if settings.run_dir is not None:
+        resolved = os.path.realpath(os.path.expanduser(settings.run_dir))
+        if resolved in SHARED_DIRECTORIES or resolved == os.path.expanduser("~"):
+            context.fail(
+                "stack.run_dir",
+                settings.run_dir,
+                "a directory of the stack's own, e.g. /tmp/drillbook-stack",
+                f"{resolved} holds other files than the stack's; the stack may remove its run "
+                "directory's contents when it stops",
+            )
     if isinstance(table.get("app"), dict):
         settings = dataclasses.replace(settings, app=stack_app.parse(context, table["app"]))
     if settings.max_app_replicas < settings.app_replicas:
