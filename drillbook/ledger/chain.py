@@ -34,6 +34,8 @@ from json.encoder import encode_basestring_ascii
 from operator import itemgetter, methodcaller
 from typing import Any, Final, Literal
 
+import orjson
+
 from drillbook.core.contracts import GENESIS_HASH, canonical_json
 from drillbook.ledger.canonical import BATCH, canonical_many
 
@@ -253,10 +255,22 @@ def _eleanor_batch(
     rows: Sequence[Mapping[str, Any]], columns: _Columns, first: int
 ) -> list[ChainProblem]:
     sha256 = hashlib.sha256
-    payload_texts = canonical_many(_column(rows, "payload"), _ELEANOR_ENCODER.encode)
+    payloads = _column(rows, "payload")
     stored_payload_hashes = _column(rows, "payload_hash")
     trace_ids = columns.trace_ids
+    # Optimistic first: orjson's bytes (sorted keys, compact) are json's for most payloads,
+    # and whenever their sha256 equals the stored payload_hash they *are* the bytes the hash
+    # was made of (anything else is a sha256 collision). Only a payload whose hash does not
+    # match (orjson wrote a float, or text beyond ASCII, otherwise than json; or the payload
+    # was altered) is encoded again, exactly as ELEANOR does, and judged on that. ELEANOR's
+    # payloads hold floats (critics' scores), which json and orjson may write differently:
+    # proving the bytes equal beforehand (canonical_many) sent every one of them to json.
+    payload_texts = _optimistic_texts(payloads)
     payload_digests = [sha256(text).hexdigest() for text in payload_texts]
+    for offset in _mismatches(payload_digests, stored_payload_hashes):
+        exact = canonical_many([payloads[offset]], _ELEANOR_ENCODER.encode)[0]
+        payload_texts[offset] = exact
+        payload_digests[offset] = sha256(exact).hexdigest()
     # The canonical JSON of the record without record_hash, assembled around the payload text
     # already made (keys in sorted order, each value encoded as the encoder would): the same
     # bytes as eleanor_record_hash hashes, without encoding the payload twice.
@@ -294,6 +308,23 @@ def _eleanor_batch(
 
 
 _PAYLOAD_ALTERED = "payload_hash does not match the payload: the payload was altered"
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def _optimistic_texts(values: Sequence[Any]) -> list[bytes]:
+    """orjson's sorted, compact bytes of each value (b"" where orjson refuses one: its hash
+    then matches nothing, and the value is encoded exactly)."""
+    dumps = orjson.dumps
+    try:
+        return [dumps(value, option=_SORTED) for value in values]
+    except TypeError:  # orjson.JSONEncodeError: an int past 64 bits, a type it does not know
+        texts: list[bytes] = []
+        for value in values:
+            try:
+                texts.append(dumps(value, option=_SORTED))
+            except TypeError:
+                texts.append(b"")
+        return texts
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ error but a finding: everything in it was lost.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
+import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
@@ -171,42 +173,92 @@ class TableSource:
         return verify_evidence_chain(rows)
 
 
+def parse_json_lines(data: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file, in order; a line that is not one (a torn line
+    from a crash mid-write, text that is not JSON) holds no complete record and is skipped.
+
+    One orjson call per line (measured faster than joining the lines into one array: the join
+    copies the file once more), with the cyclic garbage collector paused."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        loads = orjson.loads
+        try:
+            values = [loads(line) for line in data.splitlines() if line]
+        except orjson.JSONDecodeError:
+            values = [_parse_line(line) for line in data.splitlines() if line]
+    finally:
+        if collecting:
+            gc.enable()
+    return [value for value in values if isinstance(value, dict)]
+
+
+def _parse_line(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(line)  # NaN, an integer past 64 bits: json reads them
+        except ValueError:
+            return None
+
+
 class JsonlSource:
-    """A JSON-lines file (ELEANOR's evidence file, or its hash-chained ledger)."""
+    """A JSON-lines file (ELEANOR's evidence file, or its hash-chained ledger).
+
+    The file is read and parsed once for as long as it does not change (its inode, size and
+    modification time): a check asks for its count, its records and its chain, and a million
+    records take seconds to parse, not to be parsed three times. Lines are parsed by orjson
+    with the cyclic garbage collector paused: a million new dicts otherwise make the collector
+    walk every one of them again and again (9-10 s of a million-record parse, against 1.4 s).
+    A line orjson refuses (NaN, an integer past 64 bits) is parsed by json, as before.
+    """
 
     def __init__(self, path: Path, *, trace_field: str = "trace_id") -> None:
         self._path = path
         self._trace_field = trace_field
         self.description = f"file {path}"
+        self._parsed: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None
 
     def _records(self) -> list[dict[str, Any]]:
         try:
-            text = self._path.read_text(encoding="utf-8")
+            status = self._path.stat()
         except FileNotFoundError:
             return []  # the file is gone: every write in it is lost
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise ReadBackFailed(f"cannot read back {self.description}: {exc}") from None
-        records: list[dict[str, Any]] = []
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue  # a torn line (a crash mid-write) holds no complete record
-            if isinstance(value, dict):
-                records.append(value)
+        version = (status.st_ino, status.st_size, status.st_mtime_ns)
+        if self._parsed is not None and self._parsed[0] == version:
+            return self._parsed[1]
+        try:
+            data = self._path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ReadBackFailed(f"cannot read back {self.description}: {exc}") from None
+        records = parse_json_lines(data)
+        self._parsed = (version, records)
         return records
 
     def read(self, prefix: str, trace_ids: Sequence[str]) -> list[StoredRecord]:
+        records = self._records()
+        field = self._trace_field
+        # The drill's writes are a few among the service's records: find their positions in
+        # one pass over the trace ids, then build a StoredRecord for those only.
+        traces = [record.get(field) for record in records]
+        ours = [
+            position
+            for position, trace_id in enumerate(traces)
+            if type(trace_id) is str and trace_id.startswith(prefix)
+        ]
         stored: list[StoredRecord] = []
-        for position, record in enumerate(self._records()):
-            trace_id = record.get(self._trace_field)
-            if isinstance(trace_id, str) and trace_id.startswith(prefix):
-                digest = record.get("record_hash")
-                stored.append(
-                    StoredRecord(trace_id, position, digest if isinstance(digest, str) else None)
+        for position in ours:
+            digest = records[position].get("record_hash")
+            stored.append(
+                StoredRecord(
+                    str(traces[position]), position, digest if isinstance(digest, str) else None
                 )
+            )
         return stored
 
     def count(self) -> int | None:
