@@ -78,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     halt.add_argument("--wait", type=float, default=120.0, help="seconds to wait for each run")
 
+    undo = commands.add_parser(
+        "undo",
+        help="undo what a dead run left pending on a target (a reused stack or a cluster)",
+    )
+    undo.add_argument("--config", type=Path, default=None, help="the target's configuration")
+    undo.add_argument(
+        "--run-dir", type=Path, default=None, help="the embedded stack's run directory (reused)"
+    )
+
     sites = commands.add_parser("sites", help="the two-site deployments of the quarterly test")
     sites.add_argument("action", choices=("status", "cleanup"))
 
@@ -254,6 +263,43 @@ def _halt(args: argparse.Namespace) -> int:
     return 0 if all(r.released for r in results) else 1
 
 
+def _undo(args: argparse.Namespace) -> int:
+    """Open the target as a drill run does (its lock, then the replay of every pending undo)
+    and close it again: what a dead run left faulted is put back, nothing is injected."""
+    from drillbook.assembly.target import open_target
+    from drillbook.config.loader import load_config
+
+    overrides: dict[str, object] = {}
+    if args.run_dir is not None:
+        overrides = {"stack.reuse": True, "stack.run_dir": str(args.run_dir.resolve())}
+    config = load_config(args.config, overrides=overrides)
+    if config.platform == "local" and not (config.stack.reuse and config.stack.run_dir):
+        print(
+            "drillbook: error: on the embedded stack, name the stack with --run-dir (a stack in "
+            "a temporary directory dies with its run: its watchdog stops it)",
+            file=sys.stderr,
+        )
+        return 2
+    if config.platform == "local":
+        from drillbook.stack.local_stack import attach
+
+        assert config.stack.run_dir is not None
+        if attach(Path(config.stack.run_dir)) is None:
+            print(f"no embedded stack runs in {config.stack.run_dir}: nothing to undo")
+            return 0
+    target = open_target(config)
+    try:
+        replayed = target.replayed_undos
+    finally:
+        target.close()
+    if not replayed:
+        print("nothing was pending: the target is as the last run left it")
+        return 0
+    for outcome in replayed:
+        print(f"undone: {outcome.action.description}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -268,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sites(args)
         if args.command == "halt":
             return _halt(args)
+        if args.command == "undo":
+            return _undo(args)
         if args.command in ("backup", "restore"):
             from drillbook.backup.cli import run_backup_command
 
