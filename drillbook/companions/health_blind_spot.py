@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from drillbook.core.companions import Attachment
+from drillbook.companions.timeline_watch import TimelineWatch
 from drillbook.core.findings import Finding
 from drillbook.core.redaction import REDACTOR
 from drillbook.core.timeline import UNHEALTHY, FieldValue, Sample, SampleStatus, describe_sample
@@ -140,25 +140,10 @@ def field_values(blind: Sequence[BlindSample], path: str) -> list[FieldValue]:
     return seen
 
 
-class HealthBlindSpotWatch:
+class HealthBlindSpotWatch(TimelineWatch):
     """Reports the finding from the drill's own timeline; it runs nothing of its own."""
 
     name = "health_blind_spot"
-
-    def __init__(self) -> None:
-        self._figures: dict[str, Any] = {}
-
-    def start(self, drill: Drill) -> None:
-        """Nothing to start: the background prober samples every probe."""
-
-    def stop(self, drill: Drill) -> None:
-        """Nothing to stop."""
-
-    def figures(self) -> Mapping[str, Any]:
-        return dict(self._figures)
-
-    def attachments(self) -> list[Attachment]:
-        return []
 
     def findings(self, drill: Drill) -> list[Finding]:
         if drill.fault_at is None:

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
-from drillbook.core.companions import Attachment
+from drillbook.companions.timeline_watch import TimelineWatch
 from drillbook.core.findings import Finding
 from drillbook.core.timeline import UNHEALTHY, EventKind, FieldValue, Sample, describe_sample
 
@@ -152,25 +152,10 @@ def traffic_in(drill: Drill, window: Window) -> Traffic:
     return Traffic(load_requests, load_errors, ledger_writes, ledger_failures)
 
 
-class SilentDegradationWatch:
+class SilentDegradationWatch(TimelineWatch):
     """Reports the finding from the drill's timeline and its companions' traffic."""
 
     name = "silent_degradation"
-
-    def __init__(self) -> None:
-        self._figures: dict[str, Any] = {}
-
-    def start(self, drill: Drill) -> None:
-        """Nothing to start: the background prober samples every probe."""
-
-    def stop(self, drill: Drill) -> None:
-        """Nothing to stop."""
-
-    def figures(self) -> Mapping[str, Any]:
-        return dict(self._figures)
-
-    def attachments(self) -> list[Attachment]:
-        return []
 
     def findings(self, drill: Drill) -> list[Finding]:
         fault, fault_at = drill.fault, drill.fault_at

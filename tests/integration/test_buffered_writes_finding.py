@@ -11,13 +11,7 @@ so whatever acknowledged note is missing afterwards the service itself lost.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +19,7 @@ from typing import Any
 import pytest
 
 from drillbook.companions.buffered_writes import AFTER_THE_FAULT, SERVICE_KILLED
+from tests.integration.drill_runs import run_drills
 from tests.integration.processes import REPO
 
 pytestmark = [pytest.mark.integration]
@@ -61,40 +56,10 @@ def _set(text: str, table: str, key: str, value: str) -> str:
 
 def _run(runs: Path, config: Path | None, *, exit_codes: tuple[int, ...]) -> dict[str, Any]:
     """One drill in a pytest of its own (its own stack); its record from `runs`/latest.json."""
-    stack_dir = Path(tempfile.mkdtemp(prefix="drillbook-buffered-stack-"))
-    args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "drills/monthly/test_application_failure.py",
-        "-k",
-        DRILL,
-        "--drillbook-runs-dir",
-        str(runs),
-        "--drillbook-run-dir",
-        str(stack_dir),
-        "-p",
-        "no:cacheprovider",
-    ]
-    if config is not None:
-        args += ["--drillbook-config", str(config)]
-    try:
-        result = subprocess.run(
-            args,
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-    finally:
-        shutil.rmtree(stack_dir, ignore_errors=True)
+    run = run_drills(runs, ["drills/monthly/test_application_failure.py"], DRILL, config)
     # pytest's exit code 1 is "a test failed": the drill's verdict; anything else is not.
-    assert result.returncode in exit_codes, result.stdout[-5000:] + result.stderr[-2000:]
-    run: dict[str, Any] = json.loads((runs / "latest.json").read_text())
+    assert run["returncode"] in exit_codes, run["output"]
     assert [d["option"] for d in run["drills"]] == ["all replicas lost, rollout restart"]
-    run["stdout"] = result.stdout
     return run
 
 

@@ -17,17 +17,12 @@ that names each dependency (health_field), the critical endpoint counted in the 
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration.drill_runs import run_drills
 from tests.integration.processes import REPO
 
 pytestmark = [pytest.mark.integration]
@@ -75,40 +70,10 @@ def _run(
     """The drills in a pytest subprocess on a fresh embedded stack; the run file, with the
     options in the order asked and the terminal output under "stdout"."""
     runs = tmp_path / f"runs-{config.stem if config else 'stand-in'}"
-    stack_dir = Path(tempfile.mkdtemp(prefix="drillbook-health-findings-stack-"))
-    args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *sorted({path for path, _ in drills}),
-        "-k",
-        " or ".join(selector for _, selector in drills),
-        "--drillbook-runs-dir",
-        str(runs),
-        "--drillbook-run-dir",
-        str(stack_dir),
-        "-p",
-        "no:cacheprovider",
-    ]
-    if config is not None:
-        args += ["--drillbook-config", str(config)]
-    try:
-        result = subprocess.run(
-            args,
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=1200,
-            check=False,
-        )
-    finally:
-        shutil.rmtree(stack_dir, ignore_errors=True)
-    output = result.stdout[-6000:] + result.stderr[-2000:]
-    assert (result.returncode == 0) is passes, output
-    run: dict[str, Any] = json.loads((runs / "latest.json").read_text())
+    modules = sorted({path for path, _ in drills})
+    run = run_drills(runs, modules, " or ".join(selector for _, selector in drills), config)
+    assert (run["returncode"] == 0) is passes, run["output"]
     assert len(run["drills"]) == len(drills), [d["option"] for d in run["drills"]]
-    run["stdout"] = result.stdout
     return run
 
 

@@ -16,19 +16,14 @@ the old refused, for at most `[secrets] rotation_window`.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from drillbook.config.loader import load_config
+from tests.integration.drill_runs import run_drills
 from tests.integration.processes import REPO
 
 pytestmark = [pytest.mark.integration]
@@ -72,40 +67,8 @@ def _run(tmp_path: Path, config: Path | None) -> tuple[dict[str, Any], int]:
     """The rotation drill in a pytest subprocess on a stack of its own: the run file and the
     subprocess's exit code (stdout is in the run under "stdout")."""
     runs = tmp_path / f"runs-{config.stem if config else 'stand-in'}"
-    stack_dir = Path(tempfile.mkdtemp(prefix="drillbook-rotation-stack-"))
-    args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "drills/monthly/test_secrets_failure.py",
-        "-k",
-        DRILL,
-        "--drillbook-runs-dir",
-        str(runs),
-        "--drillbook-run-dir",
-        str(stack_dir),
-        "-p",
-        "no:cacheprovider",
-    ]
-    if config is not None:
-        args += ["--drillbook-config", str(config)]
-    try:
-        result = subprocess.run(
-            args,
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-    finally:
-        shutil.rmtree(stack_dir, ignore_errors=True)
-    latest = runs / "latest.json"
-    assert latest.exists(), result.stdout[-5000:] + result.stderr[-2000:]
-    run: dict[str, Any] = json.loads(latest.read_text())
-    run["stdout"] = result.stdout
-    return run, result.returncode
+    run = run_drills(runs, ["drills/monthly/test_secrets_failure.py"], DRILL, config)
+    return run, int(run["returncode"])
 
 
 def _check(drill: dict[str, Any], name: str) -> dict[str, Any]:

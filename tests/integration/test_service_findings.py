@@ -8,17 +8,12 @@ replica, as `kubectl scale --replicas=0` does, and each stop is timed.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration.drill_runs import run_drills
 from tests.integration.processes import REPO
 
 pytestmark = [pytest.mark.integration]
@@ -41,39 +36,9 @@ def _config(tmp_path: Path, *, module: str) -> Path:
 
 def _run(tmp_path: Path, config: Path | None) -> dict[str, Any]:
     runs = tmp_path / f"runs-{config.stem if config else 'stand-in'}"
-    stack_dir = Path(tempfile.mkdtemp(prefix="drillbook-findings-stack-"))
-    args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "drills/monthly/test_application_failure.py",
-        "-k",
-        DRILL,
-        "--drillbook-runs-dir",
-        str(runs),
-        "--drillbook-run-dir",
-        str(stack_dir),
-        "-p",
-        "no:cacheprovider",
-    ]
-    if config is not None:
-        args += ["--drillbook-config", str(config)]
-    try:
-        result = subprocess.run(
-            args,
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-    finally:
-        shutil.rmtree(stack_dir, ignore_errors=True)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    run: dict[str, Any] = json.loads((runs / "latest.json").read_text())
+    run = run_drills(runs, ["drills/monthly/test_application_failure.py"], DRILL, config)
+    assert run["returncode"] == 0, run["output"]
     assert len(run["drills"]) == 1, [d["option"] for d in run["drills"]]
-    run["stdout"] = result.stdout
     return run
 
 
