@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import shutil
 import socket
 import tempfile
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from drillbook.config.model import DrillbookConfig, HttpProbe
 from drillbook.core.companions import Attachment
 from drillbook.core.phases import PHASE_TITLES, Phase, PhaseBounds, drill_phase_bounds
+from drillbook.core.private_files import write_private
 from drillbook.load.chart import render_load_svg
 from drillbook.load.plan import Endpoint, LoadPlan
 from drillbook.load.runner import LoadNotStarted, LocustProcesses, start_locust
@@ -165,10 +165,7 @@ class LoadCompanion:
     def _write_token(self, path: Path) -> None:
         assert self._tokens is not None
         token = self._tokens.token() or ""
-        temporary = path.with_suffix(".new")
-        temporary.touch(mode=0o600)
-        temporary.write_text(token, encoding="utf-8")
-        os.replace(temporary, path)  # whole tokens only, never a half-written one
+        write_private(path, token)  # whole tokens only, never a half-written one
 
     def _refresh_tokens(self, path: Path) -> None:
         # The probes' TokenProvider renews tokens before they expire and re-issues them after a

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drillbook.core.platform import ComponentStatus, Replica, ReplicaCount
+from drillbook.core.private_files import write_private
 from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout, StackError
 from drillbook.platforms.env_overlay import read_overlay
@@ -288,10 +289,7 @@ class LocalPlatform:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # The overlay may hold a secret (the plan's JWT_SECRET fallback): owner-only, and
         # replaced atomically so a replica starting meanwhile never reads half a file.
-        staging = path.with_suffix(".tmp")
-        staging.touch(mode=0o600)
-        staging.write_text(json.dumps(dict(overlay), sort_keys=True), encoding="utf-8")
-        staging.replace(path)
+        write_private(path, json.dumps(dict(overlay), sort_keys=True))
 
     def env_overlay(self, component: str) -> dict[str, str | None]:
         """What set_env has changed on the component so far."""

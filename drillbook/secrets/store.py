@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drillbook.core.private_files import write_private
 from drillbook.core.redaction import register_secret
 from drillbook.errors import InvalidDrill, SecretNotFound
 from drillbook.secrets.base import SecretProvider
@@ -76,10 +77,7 @@ class AppAccess:
         token = self.admin.issue_token(self.policy)
         register_secret(token)
         self.token_file.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.token_file.with_suffix(".tmp")
-        staging.touch(mode=0o600)
-        staging.write_text(token, encoding="utf-8")
-        staging.replace(self.token_file)
+        write_private(self.token_file, token)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from drillbook.config.model import DrillbookConfig
 from drillbook.core.polling import poll_until
+from drillbook.core.private_files import write_private
 from drillbook.core.redaction import register_secret
 from drillbook.embedded import require_embedded
 from drillbook.errors import MissingDependency, StackError
@@ -165,9 +166,7 @@ class LocalStack:
             "app_grace_seconds": self.app_grace_seconds,
         }
         (self.run_dir / _MANIFEST).write_text(json.dumps(manifest, indent=2))
-        secret_file = self.run_dir / _SECRETS
-        secret_file.touch(mode=0o600)
-        secret_file.write_text(json.dumps(self.secrets))
+        write_private(self.run_dir / _SECRETS, json.dumps(self.secrets))
 
 
 def attach(run_dir: Path) -> LocalStack | None:
@@ -249,9 +248,8 @@ def start_stack(
         register_secret(value)
 
     conf = run_dir / "supervisord.conf"
-    conf.touch(mode=0o600)
     # The configuration carries secrets in the replicas' environment: owner-only.
-    conf.write_text(render_supervisord_conf(run_dir, programs))
+    write_private(conf, render_supervisord_conf(run_dir, programs))
     with open(run_dir / "logs" / "supervisord.stdout", "ab") as out:
         process = subprocess.Popen(
             [str(supervisord), "-c", str(conf)],

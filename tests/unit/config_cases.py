@@ -531,4 +531,23 @@ BAD_CONFIGS: tuple[BadConfig, ...] = (
         "found nothing",
         "the kube context to drill, named in the file",
     ),
+    BadConfig(
+        "kube_system_namespace",
+        KUBERNETES
+        + '[target.components.app]\nrole = "app"\nnamespace = "kube-system"\n'
+        + 'selector = "app=eleanor-v8"\n'
+        + PROBE,
+        "target.components.app.namespace",
+        "'kube-system'",
+        "a namespace of the application's own",
+    ),
+    BadConfig(
+        "selector_matching_everything",
+        KUBERNETES
+        + '[target.components.app]\nrole = "app"\nnamespace = "eleanor-v8"\nselector = "app"\n'
+        + PROBE,
+        "target.components.app.selector",
+        "'app'",
+        "a selector naming the component's pods by a label value",
+    ),
 )

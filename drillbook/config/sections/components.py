@@ -131,6 +131,11 @@ COMPONENT_TABLES: Final = NamedTables(
 )
 
 
+SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+"""The cluster's own namespaces: never a drill's target."""
+MATCH_EVERYTHING: Final = frozenset({"", "*", "all", "{}"})
+
+
 def check_placement(
     context: Context, key: str, component: Component, platform: PlatformName
 ) -> None:
@@ -144,3 +149,23 @@ def check_placement(
                     f"the component's Kubernetes {what}, because platform is 'kubernetes'",
                     "drills find the pods to disrupt by namespace and selector",
                 )
+        namespace = component.namespace or ""
+        if namespace in SYSTEM_NAMESPACES:
+            context.fail(
+                f"{key}.namespace",
+                namespace,
+                "a namespace of the application's own",
+                f"{namespace} holds the cluster's own workloads (DNS, the network, the control "
+                "plane's add-ons): drills never disrupt them",
+            )
+        selector = (component.selector or "").strip()
+        if selector in MATCH_EVERYTHING or not any(
+            op in selector for op in ("=", " in ", " notin ")
+        ):
+            context.fail(
+                f"{key}.selector",
+                component.selector,
+                'a selector naming the component\'s pods by a label value, e.g. "app=eleanor-v8"',
+                "a selector without a value (empty, \"*\", a bare label key) matches far more "
+                "than one component: every pod it matches would be disrupted",
+            )
