@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from drillbook.core.redaction import REDACTOR, redact_logging
 from drillbook.errors import DrillError
 
 if TYPE_CHECKING:
@@ -301,6 +302,7 @@ def _undo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    redact_logging()
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
@@ -322,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_backup_command(args)
         return _stack(args)
     except DrillError as exc:
-        print(f"drillbook: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(REDACTOR.redact(f"drillbook: error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("drillbook: interrupted", file=sys.stderr)

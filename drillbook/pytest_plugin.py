@@ -25,6 +25,7 @@ from drillbook.assembly.target import open_target
 from drillbook.config.loader import load_config
 from drillbook.config.model import DrillbookConfig
 from drillbook.core.record import DrillRecord, Outcome
+from drillbook.core.redaction import REDACTOR, redact_logging
 from drillbook.errors import ConfigError, DrillAborted, DrillError, DrillFailed, InvalidDrill
 from drillbook.target import Target
 
@@ -149,6 +150,7 @@ def resolve_config(config: pytest.Config) -> DrillbookConfig:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    redact_logging()
     config.addinivalue_line(
         "markers",
         "sites(**settings): the two-site deployment a quarterly drill runs on "
@@ -240,6 +242,13 @@ def pytest_runtest_makereport(
         error = call.excinfo.value
         kind = "DRILL FAILED" if isinstance(error, DrillFailed) else "DRILL ERROR"
         report.longrepr = f"{kind} ({type(error).__name__}): {error}"
+    # Whatever the failure text holds (an assertion's values, a traceback's locals), no
+    # registered secret reaches the terminal, JUnit XML or a CI log.
+    if report.longrepr is not None and len(REDACTOR):
+        text = str(report.longrepr)
+        redacted = REDACTOR.redact(text)
+        if redacted != text:
+            report.longrepr = redacted
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -419,7 +428,11 @@ def _finish_allure_results(session: pytest.Session) -> None:
     results = session.config.getoption("allure_report_dir", default=None)
     if not results:
         return
-    from drillbook.reporting.allure_files import write_categories, write_environment_properties
+    from drillbook.reporting.allure_files import (
+        redact_results_dir,
+        write_categories,
+        write_environment_properties,
+    )
     from drillbook.reporting.environment import environment_values
 
     results_dir = Path(results)
@@ -430,3 +443,6 @@ def _finish_allure_results(session: pytest.Session) -> None:
         return
     write_environment_properties(results_dir, environment_values(resolved))
     write_categories(results_dir)
+    # The raw results are what CI uploads: redacted here, while this process still knows
+    # every secret the run registered (a later process's redactor starts empty).
+    redact_results_dir(results_dir)

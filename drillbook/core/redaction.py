@@ -10,11 +10,12 @@ step name never reaches a file.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterable
-from typing import AnyStr
-from urllib.parse import quote
+from typing import Any, AnyStr
+from urllib.parse import quote, unquote, urlsplit
 
 PLACEHOLDER = "***REDACTED***"
 """What a secret is replaced with."""
@@ -137,3 +138,41 @@ REDACTOR = Redactor()
 def register_secret(value: str) -> None:
     """Register `value` with the process-wide `REDACTOR`."""
     REDACTOR.add(value)
+
+
+def register_dsn(dsn: str) -> None:
+    """Register a database URL and its password: the whole DSN may be printed (an error
+    message, a connection string in a log), and so may the password alone (libpq's errors)."""
+    register_secret(dsn)
+    parts = urlsplit(dsn)
+    if parts.password:
+        register_secret(unquote(parts.password))
+    for field in dsn.split():  # the key=value form: "host=... password=..."
+        key, _, value = field.partition("=")
+        if key == "password" and value:
+            register_secret(value.strip("'\""))
+
+
+_FACTORY_INSTALLED = False
+
+
+def redact_logging() -> None:
+    """Blank registered secrets out of every log record this process makes, by any logger and
+    for any handler (pytest's captured logs, the CLI's stderr): records are redacted as they are
+    created, so no handler added later can miss it. Installed once."""
+    global _FACTORY_INSTALLED
+    if _FACTORY_INSTALLED:
+        return
+    make_record = logging.getLogRecordFactory()
+
+    def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if len(REDACTOR):
+            message = record.getMessage()
+            redacted = REDACTOR.redact(message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+        return record
+
+    logging.setLogRecordFactory(redacting_record)
+    _FACTORY_INSTALLED = True

@@ -27,6 +27,7 @@ from drillbook.config.durations import format_duration
 from drillbook.config.model import LedgerSettings, LedgerSource, Objectives
 from drillbook.core.clock import Clock, SystemClock
 from drillbook.core.companions import Attachment
+from drillbook.core.redaction import register_dsn
 from drillbook.errors import ConfigError, InvalidDrill, VerificationFailed
 from drillbook.ledger.acks import AckFile, Acknowledgement, FailedWrite
 from drillbook.ledger.chain import ChainReport
@@ -398,6 +399,7 @@ def record_source(target: Target, name: LedgerSource | None = None) -> RecordSou
                     f"{target.config.source}: key 'ledger.dsn_env': the environment variable "
                     f"'{settings.dsn_env}' holding the DSN is not set; export it before the drill"
                 )
+            register_dsn(dsn)
         elif target.stack is not None:
             dsn = target.stack.database_dsn
         else:

@@ -166,6 +166,6 @@ def check_placement(
                 f"{key}.selector",
                 component.selector,
                 'a selector naming the component\'s pods by a label value, e.g. "app=eleanor-v8"',
-                "a selector without a value (empty, \"*\", a bare label key) matches far more "
+                'a selector without a value (empty, "*", a bare label key) matches far more '
                 "than one component: every pod it matches would be disrupted",
             )
