@@ -249,7 +249,9 @@ class LedgerWriter:
                 f"data loss not measured: {exc}; the store must be readable after recovery"
             ) from None
         assert result is not None
-        return breaches_of(result, records=self.settings.records, objectives=self.objectives)
+        return breaches_of(
+            result, records=self.settings.records, objectives=self.objectives
+        ) + integrity_breaches(result, self.last_chains)
 
     # -- the writer thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -375,6 +377,27 @@ def breaches_of(result: LedgerCheck, *, records: str, objectives: Objectives) ->
             f"{format_duration(objectives.rpo_seconds)} by "
             f"{result.rpo_seconds - objectives.rpo_seconds:.3f}s; {result.describe()}"
         )
+    return breaches
+
+
+def integrity_breaches(result: LedgerCheck, chains: Mapping[str, ChainReport | None]) -> list[str]:
+    """What the store holds that it should not: a write stored twice, a write stored other
+    than acknowledged, a hash chain broken. Each fails the data check as a loss does (the
+    plan's evidence is an audit log: a duplicated or altered record is as bad as a lost one)."""
+    breaches: list[str] = []
+    if result.duplicated:
+        breaches.append(
+            f"Data integrity breach: {len(result.duplicated)} acknowledged write(s) stored more "
+            f"than once (first: {', '.join(result.duplicated[:3])})"
+        )
+    if result.altered:
+        breaches.append(
+            f"Data integrity breach: {len(result.altered)} write(s) stored with other content "
+            f"than was acknowledged (record_hash differs; first: {', '.join(result.altered[:3])})"
+        )
+    for source, chain in chains.items():
+        if chain is not None and not chain.intact:
+            breaches.append(f"Data integrity breach: {source}: {chain.describe()}")
     return breaches
 
 

@@ -59,6 +59,13 @@ DRILL_CATEGORIES: Final[Sequence[Mapping[str, Any]]] = (
         "matchedStatuses": ["skipped"],
     },
     {
+        "name": "Data integrity breach",
+        "description": "The store holds an acknowledged write twice, or other than it was "
+        "acknowledged, or its hash chain is broken.",
+        "messageRegex": ".*Data integrity breach.*",
+        "matchedStatuses": ["failed"],
+    },
+    {
         "name": "Recovery timeout",
         "description": "The service did not recover before the drill's deadline.",
         "messageRegex": ".*did not recover.*",

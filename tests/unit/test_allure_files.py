@@ -101,6 +101,7 @@ def test_categories_json(tmp_path: Path) -> None:
         "RTO breach",
         "RPO breach",
         "RPO breach",
+        "Data integrity breach",
         "Recovery timeout",
         "Aborted by a stop condition",
         "Drill infrastructure error",

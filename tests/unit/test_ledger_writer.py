@@ -277,3 +277,34 @@ def test_configuration_loss_is_an_rpo_breach(tmp_path: Path) -> None:
     figures = companion.figures()
     assert figures["absent_before"] == ["c.conf"]  # not there at the start: not counted
     assert figures["lost"] == 2
+
+
+class DoublingStore(ScriptedStore):
+    """Stores one write twice, and serves a broken hash chain."""
+
+    def read(self, prefix: str, trace_ids: Sequence[str]) -> list[StoredRecord]:
+        stored = super().read(prefix, trace_ids)
+        return [*stored, StoredRecord(stored[2].trace_id, len(stored), stored[2].record_hash)]
+
+    def chain(self) -> ChainReport | None:
+        from drillbook.ledger.chain import ChainProblem
+
+        problem = ChainProblem("broken_link", 5, "trace-5", "prev_hash does not match")
+        return ChainReport("evidence_records", 9, (problem,), "h-head")
+
+
+def test_a_duplicated_write_and_a_broken_chain_fail_the_data_check(tmp_path: Path) -> None:
+    store = DoublingStore()
+    ledger = writer(store, tmp_path, max_writes=10)
+    ledger.start()
+    wait_for(lambda: ledger.stopped_because is not None)
+    drill, _, _ = make_drill(tmp_path, down_between(1e9, 1e9))
+    drill.fault_at = time.monotonic()
+
+    breaches = ledger.objective_breaches(drill)
+    ledger.stop()
+    assert not any(b.startswith("RPO breach") for b in breaches), breaches  # nothing lost
+    duplicated = [b for b in breaches if "stored more than once" in b]
+    assert len(duplicated) == 1 and f"{ledger.prefix}3" in duplicated[0]
+    broken = [b for b in breaches if b.startswith("Data integrity breach: scripted store:")]
+    assert len(broken) == 1, breaches
