@@ -104,7 +104,7 @@ def start_locust(
     _require_locust()
     locustfile = str(_locustfile())
     environ = {
-        **os.environ,
+        **inherited_environment(),
         **env,
         PLAN_ENV: str(plan_path),
         PARENT_ENV: str(os.getpid()),
@@ -164,6 +164,34 @@ def start_locust(
         started.stop()
         raise
     return started
+
+
+INHERITED = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "LANG",
+        "TZ",
+        "TMPDIR",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+        "LD_LIBRARY_PATH",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+    }
+)
+"""What Locust's processes inherit from the runner's environment, besides LC_* and what the
+load hands them itself (the plan file, the token file): a runner's environment holds secrets
+(ELEANOR_JWT_SECRET, DSNs, cloud credentials) Locust has no use for."""
+
+
+def inherited_environment() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in INHERITED or name.startswith("LC_")
+    }
 
 
 def _spawn(args: list[str], log: Path, environ: Mapping[str, str]) -> subprocess.Popen[bytes]:
