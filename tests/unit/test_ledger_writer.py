@@ -289,7 +289,7 @@ class DoublingStore(ScriptedStore):
     def chain(self) -> ChainReport | None:
         from drillbook.ledger.chain import ChainProblem
 
-        problem = ChainProblem("broken_link", 5, "trace-5", "prev_hash does not match")
+        problem = ChainProblem("gap", 5, "trace-5", "prev_hash does not match")
         return ChainReport("evidence_records", 9, (problem,), "h-head")
 
 
