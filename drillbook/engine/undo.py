@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from drillbook.core.private_files import write_private
 from drillbook.core.undo import UndoAction, UndoExecutor, UndoOutcome
 from drillbook.errors import UndoJournalDamaged
 
@@ -179,13 +180,9 @@ def _cut_torn_tail(path: Path) -> int:
 
 
 def _rewrite(path: Path, lines: list[str]) -> None:
-    """Replace the file's lines atomically (temporary file, fsync, rename, directory fsync)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", encoding="utf-8") as fh:
-        fh.writelines(line + "\n" for line in lines)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temporary, path)
+    """Replace the file's lines atomically (drillbook.core.private_files: a new owner-only file,
+    fsynced, renamed), then fsync the directory so the rename itself survives a crash."""
+    write_private(path, "".join(line + "\n" for line in lines))
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
