@@ -10,6 +10,8 @@
     drillbook restore database       # --backup latest|NAME, --pitr latest|TIME
     drillbook backup weaviate        # Weaviate backup API -> export -> S3, 30-day retention
     drillbook restore weaviate       # --backup latest|NAME, through the backup API
+    drillbook history [--json]       # every drill recorded: RTO, RPO, verdicts, by run
+    drillbook status [--now TIME]    # each scenario against the schedule; exit 1 when overdue
 
 Every error is one line naming what is wrong and how to fix it; exit code 2 for bad input.
 """
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 RESULTS_DIR = Path("reports") / "allure-results"
 HTML_DIR = Path("reports") / "html"
 CADENCES = ("monthly", "quarterly")
+ALLURE_HISTORY = "allure-history.jsonl"
 _NO_TESTS_COLLECTED = 5
 
 
@@ -54,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"HTML report dir (default: {HTML_DIR}, or reports/quarterly/html)",
     )
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each drill's fault, target, runbook, undo and objectives; change nothing",
+    )
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="more pytest arguments after --")
 
     report = commands.add_parser("report", help="render Allure results as an HTML report")
@@ -78,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the run directory of the stack to halt (default: every drill on this machine)",
     )
     halt.add_argument("--wait", type=float, default=120.0, help="seconds to wait for each run")
+    halt.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a Kubernetes target's configuration: halt the run holding that cluster, wherever "
+        "it runs, then undo what the cluster's record holds pending",
+    )
 
     undo = commands.add_parser(
         "undo",
@@ -90,6 +105,19 @@ def _parser() -> argparse.ArgumentParser:
 
     sites = commands.add_parser("sites", help="the two-site deployments of the quarterly test")
     sites.add_argument("action", choices=("status", "cleanup"))
+
+    history = commands.add_parser("history", help="list the drills recorded over time")
+    history.add_argument("--config", type=Path, default=None, help="configuration ([history])")
+    history.add_argument("--json", action="store_true", help="the records as JSON")
+
+    status = commands.add_parser(
+        "status", help="each scenario against the schedule; exit status 1 when one is overdue"
+    )
+    status.add_argument("--config", type=Path, default=None, help="configuration ([schedule])")
+    status.add_argument("--json", action="store_true", help="the status as JSON")
+    status.add_argument(
+        "--now", default=None, help="judge at this ISO 8601 time instead of now (e.g. 2026-03-08)"
+    )
 
     from drillbook.backup.cli import add_backup_commands
 
@@ -114,7 +142,10 @@ def cadence_dirs(cadence: str) -> tuple[Path, Path]:
 def _render(results: Path, html: Path, name: str = REPORT_NAMES["monthly"]) -> Path:
     from drillbook.reporting.html_report import render_html_report
 
-    index = render_html_report(results, html, single_file=True, name=name)
+    # Allure's own history (trend widgets, each test's history) is kept beside the report.
+    index = render_html_report(
+        results, html, single_file=True, name=name, history_path=html.parent / ALLURE_HISTORY
+    )
     print(f"drillbook: HTML report: {index}")
     return index
 
@@ -132,6 +163,12 @@ def _run(args: argparse.Namespace) -> int:
     args.results = args.results or default_results
     args.html = args.html or default_html
     extra = [a for a in args.pytest_args if a != "--"]
+    if args.dry_run:
+        # Nothing is written either: no Allure results, no report.
+        pytest_args = [str(drills), "--drillbook-dry-run", *extra]
+        if args.config:
+            pytest_args.append(f"--drillbook-config={args.config}")
+        return int(pytest.main(pytest_args))
     pytest_args = [str(drills), f"--alluredir={args.results}", "--clean-alluredir", *extra]
     if args.config:
         pytest_args.append(f"--drillbook-config={args.config}")
@@ -250,6 +287,8 @@ def _sites(args: argparse.Namespace) -> int:
 def _halt(args: argparse.Namespace) -> int:
     from drillbook.assembly.halt import candidate_locks, halt
 
+    if args.config is not None:
+        return _halt_cluster(args)
     results = halt(candidate_locks(args.run_dir), wait_seconds=args.wait)
     if not results:
         print("no drill is running on this machine")
@@ -262,6 +301,31 @@ def _halt(args: argparse.Namespace) -> int:
         )
         print(f"{result.holder.target} ({result.holder.description}): {state}")
     return 0 if all(r.released for r in results) else 1
+
+
+def _halt_cluster(args: argparse.Namespace) -> int:
+    from drillbook.assembly.halt import halt_cluster
+    from drillbook.config.loader import load_config
+
+    config = load_config(args.config)
+    if config.platform != "kubernetes":
+        print(
+            "drillbook: error: halt --config names a Kubernetes target (platform "
+            f'"kubernetes"); {args.config} is platform "{config.platform}": use --run-dir',
+            file=sys.stderr,
+        )
+        return 2
+    result = halt_cluster(config, wait_seconds=args.wait)
+    if result.holder is None:
+        print(f"no drill holds kube context '{result.context}'")
+    elif result.released:
+        print(f"{result.holder}: stopped, its faults undone, after {result.seconds:.1f} s")
+    else:
+        print(f"{result.holder}: still running after {result.seconds:.1f} s")
+    for outcome in result.undone:
+        failed = "" if outcome.ok else f": FAILED: {outcome.error}"
+        print(REDACTOR.redact(f"undone: {outcome.action.description}{failed}"))
+    return 0 if result.released and all(o.ok for o in result.undone) else 1
 
 
 def _undo(args: argparse.Namespace) -> int:
@@ -318,6 +382,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _halt(args)
         if args.command == "undo":
             return _undo(args)
+        if args.command in ("history", "status"):
+            from drillbook.records.commands import run_records_command
+
+            return run_records_command(args)
         if args.command in ("backup", "restore"):
             from drillbook.backup.cli import run_backup_command
 

@@ -32,6 +32,11 @@ class TargetInUse(InvalidDrill):
     """Another run holds the target's lock; the message names it (one run per target)."""
 
 
+class NotAllowed(InvalidDrill):
+    """What a drill was about to touch is not on the configuration's allow-list ([allow]):
+    refused before anything was done to it."""
+
+
 class FaultFailed(DrillError):
     """Injecting a fault, or undoing it, failed."""
 

@@ -37,6 +37,9 @@ _RECORDS_KEY = pytest.StashKey[list[DrillRecord]]()
 _RUN_FILE_KEY = pytest.StashKey[Path]()
 _CALL_RECORD_KEY = pytest.StashKey[DrillRecord]()
 _STARTED_KEY = pytest.StashKey[float]()
+_RUN_RECORDS_KEY = pytest.StashKey["Any"]()
+_RECORDS_SUMMARY_KEY = pytest.StashKey[list[str]]()
+_DRY_RUN_KEY = pytest.StashKey["Any"]()
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="do not print each drill's phases as they happen (the summary stays)",
+    )
+    group.addoption(
+        "--drillbook-dry-run",
+        action="store_true",
+        default=False,
+        help="print what each drill would do (fault, target, runbook, undo, objectives) and "
+        "change nothing: no stack started, no connection opened, no file written",
     )
     group.addoption(
         "--drillbook-runs-dir",
@@ -219,6 +229,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
         record = record_of(drill, nodeid=item.nodeid, outcome=_call_outcome(error), error=error)
         item.stash[_CALL_RECORD_KEY] = record
         drill.observers.notify("recorded", record)
+        run_records = _run_records(item.config)
+        if run_records is not None:
+            from drillbook.records.session import attach_trend
+
+            attach_trend(run_records, record)
 
 
 def _call_outcome(error: BaseException | None) -> Outcome:
@@ -298,6 +313,9 @@ def drill(request: pytest.FixtureRequest) -> Iterator[Any]:
 
             drill.observers.add(TerminalProgress(write_line))
     request.node.stash[_DRILL_KEY] = drill
+    run_records = _run_records(request.config)
+    if run_records is not None:
+        run_records.drill_started(drill.identity.title)
     try:
         drill.begin()
         yield drill
@@ -359,6 +377,10 @@ def _remember_verdict(item: pytest.Item, call: pytest.CallInfo[None], report: An
         sys.stderr.write(f"drillbook: no record for {item.nodeid}: {exc!r}\n")
         return
     item.config.stash.setdefault(_RECORDS_KEY, []).append(record)
+    run_records = _run_records(item.config)
+    if run_records is not None:
+        # At the end of each drill, so a run killed later keeps what it recorded.
+        run_records.drill_recorded(record)
 
 
 def _outcome(report: Any, error: BaseException | None) -> Outcome | None:
@@ -376,9 +398,79 @@ def _outcome(report: Any, error: BaseException | None) -> Outcome | None:
     return "passed" if report.when == "call" else None
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """A dry run plans every collected drill from its code and the configuration, then runs
+    none: every item is deselected, so no fixture (no stack, no connection) is ever set up."""
+    if not config.getoption("drillbook_dry_run", default=False):
+        return
+    from drillbook.assembly.dry_run import plan_drill, target_state
+
+    resolved = resolve_config(config)
+    plans = []
+    for item in items:
+        marker = _marker_kwargs(item)
+        function = getattr(item, "function", None)
+        if marker and function is not None:
+            plans.append(plan_drill(item.nodeid, function, marker, resolved))
+    config.stash[_DRY_RUN_KEY] = (plans, target_state(resolved))
+    config.hook.pytest_deselected(items=list(items))
+    items[:] = []
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    dry_run = session.config.stash.get(_DRY_RUN_KEY, None)
+    if dry_run is not None:
+        # Planned, not run: nothing to record. Red only when a drill would be refused.
+        plans, _ = dry_run
+        session.exitstatus = 1 if any(plan.refused for plan in plans) else 0
+        return
     _write_run_file(session.config)
+    _finish_run_records(session.config)
     _finish_allure_results(session)
+
+
+def _runs_dir(config: pytest.Config) -> Path:
+    option = config.getoption("drillbook_runs_dir", default=None)
+    return Path(option) if option else Path(config.rootpath) / "reports" / "runs"
+
+
+def _run_records(config: pytest.Config) -> Any:
+    """The run's history, notifications and drill report (drillbook.records.session), made at
+    the first drill, so a session without drills opens no store; None when unavailable."""
+    if _RUN_RECORDS_KEY in config.stash:
+        return config.stash[_RUN_RECORDS_KEY]
+    from drillbook.records.session import RunRecords
+    from drillbook.records.store import RunInfo
+
+    try:
+        resolved = resolve_config(config)
+    except pytest.UsageError:
+        config.stash[_RUN_RECORDS_KEY] = None
+        return None
+    started = config.stash.get(_STARTED_KEY, time.time())
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+    run = RunInfo(
+        run_id=f"run-{stamp}-{os.getpid()}",
+        started_wall=started,
+        platform=resolved.platform,
+        target=resolved.target.name,
+    )
+    config.stash[_RUN_RECORDS_KEY] = RunRecords(resolved, base=Path(config.rootpath), run=run)
+    return config.stash[_RUN_RECORDS_KEY]
+
+
+def _finish_run_records(config: pytest.Config) -> None:
+    run_records = config.stash.get(_RUN_RECORDS_KEY, None)
+    if run_records is None:
+        return
+    config.stash[_RECORDS_SUMMARY_KEY] = run_records.finish(
+        config.stash.get(_RECORDS_KEY, []),
+        reports_dir=_runs_dir(config).parent / "drill-reports",
+        finished_wall=time.time(),
+    )
 
 
 def _write_run_file(config: pytest.Config) -> None:
@@ -387,8 +479,7 @@ def _write_run_file(config: pytest.Config) -> None:
         return
     from drillbook.reporting.run_file import run_document, write_run_file
 
-    option = config.getoption("drillbook_runs_dir", default=None)
-    directory = Path(option) if option else Path(config.rootpath) / "reports" / "runs"
+    directory = _runs_dir(config)
     platform: str
     try:
         platform = resolve_config(config).platform
@@ -410,6 +501,14 @@ def _write_run_file(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """One row per drill (verdict, RTO, detection, data loss, load), built from the records."""
+    dry_run = config.stash.get(_DRY_RUN_KEY, None)
+    if dry_run is not None:
+        from drillbook.assembly.dry_run import format_plans
+
+        terminalreporter.write_sep("=", "drillbook dry run")
+        for line in format_plans(*dry_run):
+            terminalreporter.write_line(line)
+        return
     records = config.stash.get(_RECORDS_KEY, [])
     if not records:
         return
@@ -421,6 +520,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run_file = config.stash.get(_RUN_FILE_KEY, None)
     if run_file is not None:
         terminalreporter.write_line(f"drill records (JSON): {run_file}")
+    for line in config.stash.get(_RECORDS_SUMMARY_KEY, []):
+        terminalreporter.write_line(line)
 
 
 def _finish_allure_results(session: pytest.Session) -> None:

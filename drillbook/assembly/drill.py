@@ -69,6 +69,14 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         title=doc[0] if doc else item.name,
         component=str(marker["component"]),
     )
+    return assemble_drill(target, identity)
+
+
+def assemble_drill(
+    target: Target, identity: DrillIdentity, *, report_to_allure: bool = True
+) -> Drill:
+    """The Drill of `identity` on `target`: probes, prober, observers, companions and stop
+    checks, for any runner (pytest's `drill` fixture, the Chaos Toolkit control)."""
     config = target.config
     assert config.target.base_url is not None
     probing = config.probing
@@ -103,9 +111,10 @@ def build_drill(target: Target, item: pytest.Item, marker: Mapping[str, Any]) ->
         measured += config.target.critical_endpoints
     observers: list[DrillObserver[Drill]] = []
     try:
-        from drillbook.reporting.allure_observer import AllureObserver
+        if report_to_allure:
+            from drillbook.reporting.allure_observer import AllureObserver
 
-        observers.append(AllureObserver(target))
+            observers.append(AllureObserver(target))
     except ImportError:  # allure-pytest not installed: the drill still runs, unreported
         pass
     companions = [

@@ -4,6 +4,11 @@ Called by `drillbook.assembly.target.open_target`. It connects to the configured
 context), checks before anything is injected that the namespaces exist and that RBAC allows the
 drills' calls, replays undos a dead run left pending for that context, and, with
 `kubernetes.probes = "pod-readiness"`, serves the pods' readiness as the probes' base URL.
+
+One run per cluster, also across machines: besides the local lock, the run holds the cluster's
+Lease (drillbook.platforms.kube_lease), and its undo journal is mirrored into the cluster's
+undo record (drillbook.platforms.kube_journal), merged with the local journal before the replay:
+a runner on another machine, or with an empty cache, replays what a dead run left.
 """
 
 from __future__ import annotations
@@ -12,15 +17,20 @@ import dataclasses
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from drillbook.assembly.undo import finish_opening
 from drillbook.config.model import DrillbookConfig
+from drillbook.config.sections.allow import refuse_unlisted_server
 from drillbook.engine.lock import TargetLock
 from drillbook.engine.stop import halt_request_path
 from drillbook.engine.undo import UndoJournal
 from drillbook.errors import InvalidDrill
-from drillbook.platforms.kubernetes import KubernetesPlatform
+from drillbook.platforms.kube_connect import connect
+from drillbook.platforms.kube_journal import ClusterJournal
+from drillbook.platforms.kube_lease import ClusterLock, LeaseApi, ServerClock, check_lock_access
+from drillbook.platforms.kubernetes import KubeComponent, KubernetesPlatform
 from drillbook.platforms.pod_view import PodReadinessView
 from drillbook.probes.auth import TokenProvider
 from drillbook.target import Target
@@ -53,8 +63,11 @@ def open_kubernetes_target(config: DrillbookConfig, *, context: str | None = Non
             "deployment/eleanor-v8)"
         )
     platform = KubernetesPlatform.from_settings(settings, components, context=context)
+    platform.allow = config.allow
     closers = [platform.close]
     try:
+        # Before any call that acts: the context must point where the allow-list says.
+        refuse_unlisted_server(config.allow, platform.context, platform.connection.server)
         platform.check_access()
         resolved = config
         if settings.probes == "pod-readiness":
@@ -87,7 +100,10 @@ def open_kubernetes_target(config: DrillbookConfig, *, context: str | None = Non
         )
         lock.acquire()
         closers.append(lock.release)
-        journal = UndoJournal(path)
+        cluster_journal = _hold_cluster(config, platform, halt_request_path(path), closers)
+        journal = UndoJournal(path, mirror=cluster_journal.mirror)
+        # Before the replay: what a run elsewhere left pending joins the local journal.
+        cluster_journal.sync(journal)
         target = Target(
             config=resolved,
             platform=platform,
@@ -100,6 +116,51 @@ def open_kubernetes_target(config: DrillbookConfig, *, context: str | None = Non
             close()
         raise
     return finish_opening(target)
+
+
+def lock_namespace(config: DrillbookConfig) -> str:
+    """Where the cluster's Lease and undo record are: kubernetes.lock_namespace, else the first
+    configured component's namespace."""
+    first = next(iter(config.target.components.values()))
+    return config.kubernetes.lock_namespace or KubeComponent.from_config(first).namespace
+
+
+def _hold_cluster(
+    config: DrillbookConfig,
+    platform: KubernetesPlatform,
+    halt_request: Path,
+    closers: list[Callable[[], None]],
+) -> ClusterJournal:
+    """Take the cluster's Lease (TargetInUse naming a live holder) and return its undo record.
+    The Lease is renewed on a connection of its own, from its own thread."""
+    settings = config.kubernetes
+    namespace = lock_namespace(config)
+    check_lock_access(platform.connection.api, namespace=namespace, context=platform.context)
+    connection = connect(
+        settings.kubeconfig, platform.context, request_timeout=settings.request_timeout_seconds
+    )
+    closers.append(connection.close)
+    leases = LeaseApi(
+        connection.api,
+        namespace=namespace,
+        context=platform.context,
+        request_timeout=connection.request_timeout,
+    )
+    cluster_lock = ClusterLock(
+        leases,
+        ServerClock(connection.api, connection.request_timeout),
+        server=connection.server,
+        duration_seconds=settings.lock_duration_seconds,
+        halt_request=halt_request,
+    )
+    cluster_lock.acquire()
+    closers.append(cluster_lock.release)
+    return ClusterJournal(
+        platform.connection.api,
+        namespace=namespace,
+        context=platform.context,
+        request_timeout=platform.connection.request_timeout,
+    )
 
 
 def open_dr_target(config: DrillbookConfig) -> Target:

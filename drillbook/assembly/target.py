@@ -50,6 +50,7 @@ def open_target(config: DrillbookConfig) -> Target:
     resolved = stack.configure(config)
     journal = UndoJournal(stack.run_dir / JOURNAL_NAME)
     platform = stack.platform()
+    platform.allow = config.allow
     target = Target(
         config=resolved,
         platform=platform,

@@ -31,18 +31,23 @@ from drillbook.config.schema import (
     keys,
     message,
     parse_fields,
+    quoted,
     show,
     subtable,
 )
 from drillbook.config.sections import (
+    allow,
     backup,
     cache,
     findings,
+    history,
     kubernetes,
     ledger,
     load,
+    notify,
     objectives,
     probing,
+    schedule,
     secrets,
     sites,
     stack,
@@ -202,6 +207,8 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
         context, "", data, DrillbookConfig, order=("platform", "allow_production")
     )
     platform: PlatformName = kwargs.get("platform", "local")
+    if "allow" in data:
+        kwargs["allow"] = allow.parse(context, subtable(context, "allow", data))
     if "objectives" in data:
         kwargs["objectives"] = objectives.parse(context, subtable(context, "objectives", data))
     if "probing" in data:
@@ -236,6 +243,12 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
         kwargs["backup"] = backup.parse(context, subtable(context, "backup", data))
     if "secrets" in data:
         kwargs["secrets"] = secrets.parse(context, subtable(context, "secrets", data))
+    if "history" in data:
+        kwargs["history"] = history.parse(context, subtable(context, "history", data))
+    if "schedule" in data:
+        kwargs["schedule"] = schedule.parse(context, subtable(context, "schedule", data))
+    if "notify" in data:
+        kwargs["notify"] = notify.parse(context, subtable(context, "notify", data))
     config = DrillbookConfig(source=context.source, **kwargs)
     if config.platform == "kubernetes" and config.kubernetes.context is None:
         # The kubeconfig's current context is whatever was used last, in any shell: a drill
@@ -248,12 +261,60 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
             "get-contexts` lists them",
         )
     _guard_production(context, config)
+    _guard_allow_list(context, config)
     return config
+
+
+def _guard_allow_list(context: Context, config: DrillbookConfig) -> None:
+    """On Kubernetes the file must say which clusters and namespaces drills may touch; every
+    context it drills and every component's namespace must be on that list."""
+    allowed = config.allow
+    if config.platform != "kubernetes":
+        return
+    if not allowed.declared or not allowed.contexts:
+        context.fail(
+            "allow.contexts",
+            MISSING,
+            "the kube contexts drills may use, with their API servers",
+            "drills are destructive: on Kubernetes the file lists what they may touch, e.g. "
+            f'[[allow.contexts]] name = "{config.kubernetes.context or "kind-x"}" '
+            'api_server = "https://127.0.0.1:6443", and allow.namespaces = ["eleanor-v8"]',
+        )
+    names = [c.name for c in allowed.contexts]
+    for key, name in (
+        ("kubernetes.context", config.kubernetes.context),
+        ("kubernetes.dr_context", config.kubernetes.dr_context),
+    ):
+        if name is not None and name not in names:
+            context.fail(key, name, f"a context of allow.contexts ({quoted(names)})")
+    if not allowed.namespaces:
+        context.fail(
+            "allow.namespaces",
+            MISSING,
+            "the namespaces whose workloads drills may fault",
+            'e.g. namespaces = ["eleanor-v8"] under [allow]',
+        )
+    for name, component in config.target.components.items():
+        if component.namespace is not None and component.namespace not in allowed.namespaces:
+            context.fail(
+                f"target.components.{name}.namespace",
+                component.namespace,
+                f"a namespace of allow.namespaces ({quoted(list(allowed.namespaces))})",
+            )
 
 
 def _guard_production(context: Context, config: DrillbookConfig) -> None:
     if config.allow_production:
         return
+    if config.allow.production:
+        # The allow-list's own declaration: what the target is, whatever it is called.
+        context.fail(
+            "allow.production",
+            True,
+            "production drills confirmed",
+            "[allow] declares this target production, and drills are destructive: confirm "
+            "with allow_production = true at the top of the file or --drillbook-allow-production",
+        )
     # Any spelling counts: "prod-eu", "eu_production", "PRD"; a name that merely contains the
     # letters ("product-api") does not, since the check is on whole words.
     named = [

@@ -17,11 +17,13 @@ from typing import Final
 
 from drillbook.config.conditions import CONDITION_OPS, Condition, ConditionOp
 from drillbook.config.schema import Bool, Choice, Table, setting
+from drillbook.config.sections.allow import AllowSettings
 from drillbook.config.sections.auth import AuthSettings
 from drillbook.config.sections.backup import BackupSettings
 from drillbook.config.sections.cache import CacheSettings
 from drillbook.config.sections.components import COMPONENT_ROLES, Component, ComponentRole
 from drillbook.config.sections.findings import FindingSettings
+from drillbook.config.sections.history import HistorySettings
 from drillbook.config.sections.kubernetes import (
     KUBERNETES_PROBE_MODES,
     KubernetesProbeMode,
@@ -35,10 +37,12 @@ from drillbook.config.sections.ledger import (
     LedgerSource,
 )
 from drillbook.config.sections.load import LoadSettings
+from drillbook.config.sections.notify import LadderRung, NotifySettings, SmtpSettings, Webhook
 from drillbook.config.sections.objectives import TIERS, Objectives, Tier
 from drillbook.config.sections.platform import PLATFORMS, PlatformName
 from drillbook.config.sections.probes import HttpProbe
 from drillbook.config.sections.probing import ProbingSettings
+from drillbook.config.sections.schedule import CADENCES, Cadence, ScheduleSettings
 from drillbook.config.sections.secrets import (
     SECRET_PROVIDERS,
     AwsSecretsSettings,
@@ -55,6 +59,7 @@ from drillbook.config.sections.verification import VerificationSettings
 from drillbook.errors import ConfigError
 
 __all__ = [
+    "CADENCES",
     "COMPONENT_ROLES",
     "CONDITION_OPS",
     "EMBEDDED_SOURCE",
@@ -69,30 +74,37 @@ __all__ = [
     "AwsSecretsSettings",
     "BackupSettings",
     "CacheSettings",
+    "Cadence",
     "Component",
     "ComponentRole",
     "Condition",
     "ConditionOp",
     "DrillbookConfig",
+    "HistorySettings",
     "HttpProbe",
     "KubernetesProbeMode",
     "KubernetesSecretsSettings",
     "KubernetesSettings",
+    "LadderRung",
     "LedgerRecords",
     "LedgerSettings",
     "LedgerSource",
     "LoadSettings",
+    "NotifySettings",
     "Objectives",
     "PlatformName",
     "ProbingSettings",
+    "ScheduleSettings",
     "SecretProviderName",
     "SecretsSettings",
+    "SmtpSettings",
     "StackSettings",
     "StopSettings",
     "TargetConfig",
     "Tier",
     "VaultSecretsSettings",
     "VerificationSettings",
+    "Webhook",
 ]
 
 EMBEDDED_SOURCE: Final = "<embedded>"
@@ -117,8 +129,17 @@ class DrillbookConfig:
         default=False,
         metadata=setting(
             Bool(),
-            "Explicit confirmation that drills may run against an environment named "
-            "production (target.environment); drills are destructive.",
+            "Explicit confirmation that drills may run against production: a target the "
+            "allow-list declares production (allow.production), or whose environment or kube "
+            "context is named like it (production, prod, prd, live); drills are destructive.",
+        ),
+    )
+    allow: AllowSettings = field(
+        default=AllowSettings(),
+        metadata=setting(
+            Table(AllowSettings),
+            "What drills may fault (contexts, namespaces, workloads, supervisor groups, "
+            "Compose services) and whether the target is production.",
         ),
     )
     objectives: Objectives = field(
@@ -192,6 +213,26 @@ class DrillbookConfig:
         metadata=setting(
             Table(SecretsSettings),
             "The secrets providers of scenario 5 and the names of the secrets in them.",
+        ),
+    )
+    history: HistorySettings = field(
+        default=HistorySettings(),
+        metadata=setting(
+            Table(HistorySettings),
+            "Where every drill's record is kept across runs, and the drill report after each.",
+        ),
+    )
+    schedule: ScheduleSettings = field(
+        default=ScheduleSettings(),
+        metadata=setting(
+            Table(ScheduleSettings), "When each scenario's drill is due (`drillbook status`)."
+        ),
+    )
+    notify: NotifySettings = field(
+        default=NotifySettings(),
+        metadata=setting(
+            Table(NotifySettings),
+            "Notifications of drill starts, failures and run ends, on the plan's ladder.",
         ),
     )
 

@@ -65,6 +65,20 @@ def checklist_item(title: str) -> Callable[[_CheckFn], _CheckFn]:
     return mark
 
 
+_Factory = TypeVar("_Factory", bound=Callable[..., Fault])
+
+
+def undone_by(description: str) -> Callable[[_Factory], _Factory]:
+    """Says, on a fault factory, what its journaled undo does, for a dry run, which plans a
+    drill without building its faults (building one may read the target)."""
+
+    def mark(factory: _Factory) -> _Factory:
+        factory.undo_description = description  # type: ignore[attr-defined]
+        return factory
+
+    return mark
+
+
 def check_name(check: Check) -> str:
     """The plan's wording of a check (its @checklist_item title), else its function name."""
     return str(getattr(check, "check_name", getattr(check, "__name__", "check")))

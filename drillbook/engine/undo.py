@@ -17,6 +17,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 _STATES = ("pending", "done", "failed")
 _ACTION_TEXT = ("description", "platform", "verb")
 
+JournalMirror = Callable[[dict[str, Any]], None]
+"""Receives every entry the journal writes, to keep a copy elsewhere (a cluster's own record
+of its pending undos: drillbook.platforms.kube_journal). Called before a push is written, so a
+push it refuses injects nothing; its failure on a resolution is logged, never raised."""
+
 
 class UndoJournal:
     """An append-only JSON-lines file of pushed and completed undo entries.
@@ -41,8 +47,9 @@ class UndoJournal:
     and lost to replay. Entries that cannot be replayed are moved aside (`rejected`), once.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, mirror: JournalMirror | None = None) -> None:
         self.path = path
+        self.mirror = mirror
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.repaired_bytes = _cut_torn_tail(path)
@@ -57,12 +64,40 @@ class UndoJournal:
 
     def push(self, action: UndoAction) -> str:
         entry_id = uuid.uuid4().hex
-        self._append({"id": entry_id, "state": "pending", "at": time.time(), **asdict(action)})
+        entry = {"id": entry_id, "state": "pending", "at": time.time(), **asdict(action)}
+        if self.mirror is not None:
+            self.mirror(entry)
+        self._append(entry)
         return entry_id
 
     def resolve(self, entry_id: str, error: str | None = None) -> None:
         state = "done" if error is None else "failed"
-        self._append({"id": entry_id, "state": state, "at": time.time(), "error": error})
+        entry = {"id": entry_id, "state": state, "at": time.time(), "error": error}
+        self._append(entry)
+        if self.mirror is not None:
+            try:
+                self.mirror(entry)
+            except Exception as exc:  # the undo ran; a stale copy is replayed again, harmlessly
+                log.warning("undo journal %s: copy of %s not updated: %s", self.path, state, exc)
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """Each entry's latest state by id: its action, as pushed, with its last resolution
+        (state, at, error) laid over it. Lines that cannot be parsed are left to `pending`."""
+        if not self.path.exists():
+            return {}
+        folded: dict[str, dict[str, Any]] = {}
+        for raw in self.path.read_text(encoding="utf-8").splitlines():
+            entry = _parse_entry(raw)[0] if raw.strip() else None
+            if entry is not None:
+                folded[entry["id"]] = {**folded.get(entry["id"], {}), **entry}
+        return folded
+
+    def adopt(self, entry: dict[str, Any]) -> None:
+        """Append an entry recorded elsewhere (its id kept; not mirrored back)."""
+        parsed, why = _parse_entry(json.dumps(entry))
+        if parsed is None:
+            raise ValueError(f"not a journal entry ({why}): {sorted(entry)}")
+        self._append(parsed)
 
     def pending(self) -> list[tuple[str, UndoAction]]:
         """Entries pushed but never resolved as done, newest first (the order to undo them).

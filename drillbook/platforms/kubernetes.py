@@ -36,11 +36,12 @@ from kubernetes import client
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from drillbook.config.model import Component, KubernetesSettings
+from drillbook.config.sections.allow import AllowSettings, refuse_unlisted_workload
 from drillbook.core.platform import ComponentStatus, Replica, ReplicaCount
 from drillbook.core.polling import poll_until
 from drillbook.core.redaction import register_secret
 from drillbook.core.undo import UndoAction
-from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout
+from drillbook.errors import FaultFailed, InvalidDrill, NotAllowed, RecoveryTimeout
 from drillbook.platforms.kube_connect import KubeConnection, connect
 from drillbook.platforms.kube_errors import (
     ApiCall,
@@ -185,6 +186,9 @@ class KubernetesPlatform:
         self.kill_grace_period_seconds = kill_grace_period_seconds
         self.kills: list[KillRecord] = []
         self._lock = threading.Lock()
+        self.allow = AllowSettings()
+        """What may be faulted ([allow]); set by whoever opens the target."""
+        self._undoing = False
 
     @classmethod
     def from_settings(
@@ -220,6 +224,16 @@ class KubernetesPlatform:
                 f"component '{component}' is not configured for the Kubernetes platform; "
                 f"known: {known} ([target.components.*] with namespace and selector)"
             ) from None
+
+    def _refuse_unless_allowed(self, component: str) -> None:
+        """Every verb that changes a workload asks first: a workload the allow-list does not
+        name is refused before the API is called. Undos are not asked: they put back what an
+        allowed fault changed."""
+        if self._undoing:
+            return
+        comp = self.component(component)
+        workload = comp.workload if comp.workload_name else f"pods {comp.selector}"
+        refuse_unlisted_workload(self.allow, comp.namespace, workload)
 
     def _call(self, call: ApiCall, action: Callable[..., _T], *, fault: bool = False) -> _T:
         """Run one API call; every failure becomes one DrillError naming verb, resource, ns."""
@@ -468,6 +482,7 @@ class KubernetesPlatform:
         self, component: str, *, count: ReplicaCount = 1, names: Sequence[str] | None = None
     ) -> list[Replica]:
         """Delete running pods (grace period from the configuration; 0 force-deletes)."""
+        self._refuse_unless_allowed(component)
         comp = self.component(component)
         pods = self.pods(component)
         running = [p for p in pods if _replica(component, p).running]
@@ -541,6 +556,7 @@ class KubernetesPlatform:
 
     def stop(self, component: str) -> None:
         """Scale to 0, keeping the replica count in an annotation for `start`."""
+        self._refuse_unless_allowed(component)
         workload = self.read_workload(component)
         replicas = workload.spec.replicas or 0
         annotations = workload.metadata.annotations or {}
@@ -569,6 +585,7 @@ class KubernetesPlatform:
 
     def restart(self, component: str) -> None:
         """`kubectl rollout restart`: the same patch kubectl sends."""
+        self._refuse_unless_allowed(component)
         stamp = datetime.datetime.now(datetime.UTC).astimezone().isoformat(timespec="seconds")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         self._patch_workload(component, body)
@@ -577,6 +594,7 @@ class KubernetesPlatform:
         """`kubectl scale --replicas=N` through the scale subresource."""
         if replicas < 0:
             raise InvalidDrill(f"cannot scale '{component}' to {replicas} replicas")
+        self._refuse_unless_allowed(component)
         comp = self.component(component)
         _, resource, name = self._workload_api(comp, "patch")
         call = ApiCall("patch", resource, comp.namespace, name, "apps", "scale")
@@ -700,7 +718,11 @@ class KubernetesPlatform:
     def apply_undo(self, action: UndoAction) -> None:
         if action.platform != self.name or action.verb not in self.UNDO_VERBS:
             raise InvalidDrill(f"kubernetes platform cannot execute undo {action.verb!r}")
-        getattr(self, action.verb)(**action.args)
+        self._undoing = True
+        try:
+            getattr(self, action.verb)(**action.args)
+        finally:
+            self._undoing = False
 
     # -- beyond the Protocol: the rest of the plan's kubectl commands ----------------------
     def set_env(
@@ -713,6 +735,7 @@ class KubernetesPlatform:
         The first change keeps the deployed env in a Secret beside the workload (env values can
         be secrets: never in an annotation, never on disk), for `reset_env`.
         """
+        self._refuse_unless_allowed(component)
         comp = self.component(component)
         containers = self.read_workload(component).spec.template.spec.containers
         index = self._container_index(component, containers, container)
@@ -813,6 +836,11 @@ class KubernetesPlatform:
 
     def delete_secret(self, namespace: str, name: str) -> str:
         """Delete a Secret, keeping a copy in the cluster (never on disk); returns its name."""
+        if not self._undoing and self.allow.declared and namespace not in self.allow.namespaces:
+            raise NotAllowed(
+                f"namespace {namespace!r} is not in allow.namespaces: refused before deleting "
+                f"Secret {name}"
+            )
         secret = self._call(
             ApiCall("get", "secrets", namespace, name),
             lambda **kw: self.core.read_namespaced_secret(name, namespace, **kw),

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drillbook.config.sections.allow import AllowSettings, refuse_unlisted_group
 from drillbook.core.platform import ComponentStatus, Replica, ReplicaCount
 from drillbook.core.private_files import write_private
 from drillbook.core.undo import UndoAction
@@ -93,6 +94,15 @@ class LocalPlatform:
         self._components = dict(components)
         self.shutdowns: list[Shutdown] = []
         """Every replica a verb stopped, in order (what the shutdown-grace finding reads)."""
+        self.allow = AllowSettings()
+        """What may be faulted ([allow] supervisor_groups); set by whoever opens the target."""
+        self._undoing = False
+
+    def _refuse_unless_allowed(self, component: str) -> None:
+        """Every verb that changes a group asks first; undos put back what an allowed fault
+        changed and are not asked."""
+        if not self._undoing:
+            refuse_unlisted_group(self.allow, self.component(component).group)
 
     def _stop_replica(self, comp: LocalComponent, process: str) -> None:
         """Stop one replica (its stop signal, then SIGKILL after its grace), timed."""
@@ -144,6 +154,7 @@ class LocalPlatform:
     def kill(
         self, component: str, *, count: ReplicaCount = 1, names: Sequence[str] | None = None
     ) -> list[Replica]:
+        self._refuse_unless_allowed(component)
         running = [r for r in self.replicas(component) if r.running and r.pid]
         if names is not None:
             running = [r for r in running if r.name in names]
@@ -181,6 +192,7 @@ class LocalPlatform:
         return comp.processes[: comp.desired]
 
     def stop(self, component: str) -> None:
+        self._refuse_unless_allowed(component)
         comp = self.component(component)
         for replica in self.replicas(component):
             if replica.running:
@@ -249,6 +261,7 @@ class LocalPlatform:
         their spec, and nothing rewrites supervisord's configuration under its feet.
         """
         del container
+        self._refuse_unless_allowed(component)
         path = self._env_file(component)
         overlay = read_overlay(path)
         previous = {name: overlay.get(name) for name in env}
@@ -305,6 +318,7 @@ class LocalPlatform:
         return comp.env_file
 
     def restart(self, component: str) -> None:
+        self._refuse_unless_allowed(component)
         comp = self.component(component)
         states = {r.name: r.running for r in self.replicas(component)}
         desired = self._desired_processes(comp)
@@ -369,6 +383,7 @@ class LocalPlatform:
         )
 
     def scale(self, component: str, replicas: int) -> None:
+        self._refuse_unless_allowed(component)
         comp = self.component(component)
         if not 0 <= replicas <= len(comp.processes):
             raise InvalidDrill(
@@ -435,7 +450,11 @@ class LocalPlatform:
     def apply_undo(self, action: UndoAction) -> None:
         if action.platform != self.name or action.verb not in self.UNDO_VERBS:
             raise InvalidDrill(f"local platform cannot execute undo {action.verb!r}")
-        getattr(self, action.verb)(**action.args)
+        self._undoing = True
+        try:
+            getattr(self, action.verb)(**action.args)
+        finally:
+            self._undoing = False
 
 
 def _replace_atomically(target: Path, content: bytes) -> None:

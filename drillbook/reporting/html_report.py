@@ -164,6 +164,7 @@ def allure_config(
     step_tree_expansion: StepTreeExpansion = "expanded",
     group_by: Sequence[str] | None = None,
     categories: Sequence[dict[str, Any]] | None = None,
+    history_path: Path | None = None,
 ) -> dict[str, Any]:
     """The Allure Report 3 configuration `render_html_report` writes (JSON-compatible)."""
     options: dict[str, Any] = {
@@ -179,6 +180,10 @@ def allure_config(
         "output": str(output_dir),
         "plugins": {"awesome": {"options": options}},
     }
+    if history_path is not None:
+        # Allure 3 keeps its history (the trend widgets, each test's history tab) in one
+        # JSON-lines file it reads and appends to at every generate: kept between runs.
+        config["historyPath"] = str(history_path)
     if categories:
         # Allure 3's "awesome" report takes categories from its config only (categories.json
         # in the results feeds Allure 2-style reports); the Allure 2 keys are accepted as is.
@@ -199,6 +204,7 @@ def render_html_report(
     timeout: float = DEFAULT_TIMEOUT,
     redactor: Redactor | None = None,
     strip_analytics: bool = True,
+    history_path: Path | None = None,
 ) -> Path:
     """Render the Allure results in `results_dir` as HTML into `output_dir`; returns index.html.
 
@@ -212,6 +218,7 @@ def render_html_report(
     come from `results_dir/categories.json` when present. An empty results directory gives
     an empty report; a missing one raises ReportError, as does a failing or hanging CLI.
     `strip_analytics` removes the Google Analytics tag Allure puts into the page.
+    `history_path` is Allure's own history file (JSON lines), read and extended by this render.
     """
     results = Path(results_dir).resolve()
     output = Path(output_dir).resolve()
@@ -226,6 +233,7 @@ def render_html_report(
         step_tree_expansion=step_tree_expansion,
         group_by=group_by,
         categories=read_categories(results),
+        history_path=None if history_path is None else Path(history_path).resolve(),
     )
     with tempfile.TemporaryDirectory(prefix="drillbook-allure-") as tmp:
         work = Path(tmp)

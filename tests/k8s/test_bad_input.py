@@ -1,7 +1,8 @@
 """Bad input on the Kubernetes platform: one clear message each, nothing injected.
 
-Unreachable cluster, unknown context, missing namespace, and an RBAC denial for a service
-account whose Role lacks `delete pods` (a real token, real RBAC authorization).
+Unreachable cluster, unknown context, missing namespace, an RBAC denial for a service
+account whose Role lacks `delete pods` (a real token, real RBAC authorization), and what the
+allow-list refuses: a context pointing at another API server, a workload not on the list.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import yaml
 
 from drillbook.assembly.kubernetes_target import open_kubernetes_target
 from drillbook.config.loader import load_config
-from drillbook.errors import ConfigError, TargetUnreachable
+from drillbook.errors import ConfigError, NotAllowed, TargetUnreachable
 from drillbook.platforms.kube_connect import connect
 from drillbook.platforms.kube_errors import KubernetesAccessDenied, KubernetesNotFound
 from drillbook.platforms.kubernetes import KubeComponent, KubernetesPlatform
@@ -55,6 +56,7 @@ def test_the_preflight_refuses_the_same_role_before_anything_is_injected(
         overrides={
             "kubernetes.kubeconfig": str(restricted_kubeconfig),
             "kubernetes.context": "restricted",
+            "allow.contexts": [{"name": "restricted"}, {"name": "dr-cluster"}],
         },
     )
     only_app = {"app": config.target.components["app"]}
@@ -105,3 +107,46 @@ def test_a_missing_namespace_is_named_with_the_fix(local_k8s: LocalKubernetes) -
     message = str(caught.value)
     assert "namespace 'eleanor-v9' does not exist" in message
     assert "kubectl create namespace eleanor-v9" in message
+
+
+def test_a_context_pointing_at_another_api_server_is_refused_before_any_call(
+    local_k8s: LocalKubernetes,
+) -> None:
+    elsewhere = "https://127.0.0.1:1"
+    config = local_k8s.config(
+        **{"allow.contexts": [{"name": "primary", "api_server": elsewhere}, {"name": "dr-cluster"}]}
+    )
+    with pytest.raises(NotAllowed) as caught:
+        open_kubernetes_target(config)
+    message = str(caught.value)
+    assert "kube context 'primary' points at API server https://127.0.0.1:" in message
+    assert f"allows it only at {elsewhere}" in message
+    # The same context at the server it really has is allowed.
+    server = local_k8s.clusters["primary"].server
+    allowed = local_k8s.config(
+        **{"allow.contexts": [{"name": "primary", "api_server": server}, {"name": "dr-cluster"}]}
+    )
+    target = open_kubernetes_target(allowed)
+    target.close()
+
+
+def test_a_workload_off_the_allow_list_is_refused_and_nothing_is_deleted(
+    local_k8s: LocalKubernetes,
+) -> None:
+    config = local_k8s.config(**{"allow.workloads": ["statefulset/postgres"]})
+    target = open_kubernetes_target(config)
+    try:
+        platform = target.platform
+        assert isinstance(platform, KubernetesPlatform)
+        before = platform.status("app")
+        with pytest.raises(NotAllowed) as caught:
+            platform.kill("app", count=1)
+        assert "workload 'deployment/eleanor-v8' in eleanor-v8 is not in allow.workloads" in str(
+            caught.value
+        )
+        with pytest.raises(NotAllowed):
+            platform.scale("app", 0)
+        assert platform.kills == []
+        assert platform.status("app").desired == before.desired
+    finally:
+        target.close()

@@ -244,7 +244,11 @@ def test_a_drill_as_a_service_account_without_delete_pods_stops_with_the_rbac_me
     restricted_kubeconfig: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "restricted.toml"
-    text = KWOK_CONFIG.read_text().replace('context = "primary"', 'context = "restricted"')
+    text = (
+        KWOK_CONFIG.read_text()
+        .replace('context = "primary"', 'context = "restricted"')
+        .replace('name = "primary"', 'name = "restricted"')
+    )
     config.write_text(text)
     run = run_drills(
         restricted_kubeconfig,

@@ -21,6 +21,12 @@ platform = "kubernetes"
 [kubernetes]
 context = "drill-cluster"
 
+[allow]
+namespaces = ["eleanor-v8"]
+
+[[allow.contexts]]
+name = "drill-cluster"
+
 [target]
 base_url = "https://api.example.test"
 """
@@ -37,7 +43,57 @@ class BadConfig:
     expected: str
 
 
+# A Kubernetes file whose allow-list is fine, for cases that change one thing about it.
+_K8S_ALLOWED = (
+    'platform = "kubernetes"\n[kubernetes]\ncontext = "c"\n'
+    '[allow]\nnamespaces = ["eleanor-v8"]\n[[allow.contexts]]\nname = "c"\n'
+)
+
 BAD_CONFIGS: tuple[BadConfig, ...] = (
+    BadConfig(
+        "kubernetes_without_an_allow_list",
+        'platform = "kubernetes"\n[kubernetes]\ncontext = "c"\n[target]\n'
+        'base_url = "https://api.example.test"\n' + PROBE,
+        "allow.contexts",
+        "nothing",
+        "the kube contexts drills may use",
+    ),
+    BadConfig(
+        "context_not_on_the_allow_list",
+        'platform = "kubernetes"\n[kubernetes]\ncontext = "other"\n'
+        '[allow]\nnamespaces = ["eleanor-v8"]\n[[allow.contexts]]\nname = "c"\n[target]\n'
+        'base_url = "https://api.example.test"\n' + PROBE,
+        "kubernetes.context",
+        "'other'",
+        "a context of allow.contexts",
+    ),
+    BadConfig(
+        "no_namespaces_allowed",
+        'platform = "kubernetes"\n[kubernetes]\ncontext = "c"\n'
+        '[[allow.contexts]]\nname = "c"\n[target]\n'
+        'base_url = "https://api.example.test"\n' + PROBE,
+        "allow.namespaces",
+        "nothing",
+        "the namespaces whose workloads drills may fault",
+    ),
+    BadConfig(
+        "component_namespace_not_allowed",
+        _K8S_ALLOWED + '[target]\nbase_url = "https://api.example.test"\n' + PROBE
+        + '[target.components.app]\nrole = "app"\nnamespace = "billing"\n'
+        'selector = "app=x"\nworkload = "deployment/x"\n',
+        "target.components.app.namespace",
+        "'billing'",
+        "a namespace of allow.namespaces",
+    ),
+    BadConfig(
+        "declared_production_unconfirmed",
+        'platform = "kubernetes"\n[kubernetes]\ncontext = "c"\n'
+        '[allow]\nproduction = true\nnamespaces = ["eleanor-v8"]\n[[allow.contexts]]\nname = "c"\n'
+        '[target]\nbase_url = "https://api.example.test"\n' + PROBE,
+        "allow.production",
+        "true",
+        "production drills confirmed",
+    ),
     # --- top level ---
     BadConfig(
         "unknown_platform",

@@ -25,8 +25,9 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         {},
         (
             "drill.toml: key 'zz': found unknown key 'zz' = 1, expected one of platform, "
-            "allow_production, objectives, probing, target, stack, findings, sites, stop, "
-            "verification, cache, load, kubernetes, ledger, backup, secrets at the top"
+            "allow_production, allow, objectives, probing, target, stack, findings, sites, stop, "
+            "verification, cache, load, kubernetes, ledger, backup, secrets, history, schedule, "
+            "notify at the top"
         ),
     ),
     (

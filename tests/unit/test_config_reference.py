@@ -32,7 +32,19 @@ def _file_with_unknown_key(doc: TableDoc) -> tuple[str, str]:
         return f'{PROBE}\n[[stop.alarms]]\nurl = "http://127.0.0.1:9"\n{UNKNOWN} = 1\n', (
             "stop.alarms[0]"
         )
+    if heading == "[[allow.contexts]]":
+        return f'{PROBE}\n[[allow.contexts]]\nname = "kind-x"\n{UNKNOWN} = 1\n', (
+            "allow.contexts[0]"
+        )
+    if heading == "[[notify.ladder]]":
+        return f'{PROBE}\n[[notify.ladder]]\nemail = ["a@example.com"]\n{UNKNOWN} = 1\n', (
+            "notify.ladder[0]"
+        )
     table = heading.strip("[]")
+    if table == "notify.webhooks.<name>":
+        return f'{PROBE}\n[notify.webhooks.oncall]\nurl = "http://127.0.0.1:9"\n{UNKNOWN} = 1\n', (
+            "notify.webhooks.oncall"
+        )
     if table == "target.components.<name>":
         return f'{PROBE}\n[target.components.app]\nrole = "app"\n{UNKNOWN} = 1\n', (
             "target.components.app"
@@ -79,6 +91,8 @@ def test_the_reference_walks_every_table() -> None:
     headings = [heading for doc in tables() for heading in doc.headings]
     assert headings == [
         "top level",
+        "[allow]",
+        "[[allow.contexts]]",
         "[objectives]",
         "[probing]",
         "[target]",
@@ -102,6 +116,12 @@ def test_the_reference_walks_every_table() -> None:
         "[secrets.vault]",
         "[secrets.aws]",
         "[secrets.kubernetes]",
+        "[history]",
+        "[schedule]",
+        "[notify]",
+        "[notify.webhooks.<name>]",
+        "[notify.smtp]",
+        "[[notify.ladder]]",
     ]
     for doc in tables():
         for entry in doc.entries:

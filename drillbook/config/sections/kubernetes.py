@@ -64,6 +64,25 @@ class KubernetesSettings:
             key="request_timeout",
         ),
     )
+    lock_namespace: str | None = field(
+        default=None,
+        metadata=setting(
+            Text(),
+            "The namespace of the cluster's drill lock (Lease drillbook-drill-lock) and undo "
+            "record (ConfigMap drillbook-undo-journal); not set uses the first configured "
+            "component's namespace. Every configuration drilling one cluster must name the same "
+            "namespace, or their runs do not exclude each other.",
+        ),
+    )
+    lock_duration_seconds: float = field(
+        default=60.0,
+        metadata=setting(
+            Duration(positive="a duration > 0"),
+            "How long the cluster's drill lock outlives its last renewal (the run renews it a "
+            "third of that apart): a run that died holds the cluster at most this long.",
+            key="lock_duration",
+        ),
+    )
 
 
 def parse(context: Context, table: dict[str, Any]) -> KubernetesSettings:

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from drillbook.core.platform import Platform
-from drillbook.core.steps import Fault
+from drillbook.core.steps import Fault, undone_by
 from drillbook.probes.redis import CacheNode
 from drillbook.scenarios.workloads.faults import reconcile
 
 
+@undone_by("bring the cache back to its desired nodes (the old master restarted)")
 def kill_cache_master(platform: Platform, component: str, master: CacheNode) -> Fault:
     """SIGKILL the cache's master node (find it with `drillbook.probes.redis.current_master`)."""
 

@@ -21,7 +21,7 @@ from typing import Any
 from drillbook.backup.restore import LocalDatabase
 from drillbook.config.model import Component
 from drillbook.core.platform import Platform
-from drillbook.core.steps import Fault
+from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill
 from drillbook.scenarios.workloads.faults import kill_replicas
@@ -30,6 +30,7 @@ CONTROL_FILE = "global/pg_control"
 _DAMAGE = b"drillbook: this data file was damaged on purpose by a drill. "
 
 
+@undone_by("bring the database back to its desired replicas")
 def kill_database(platform: Platform, database: Component) -> Fault:
     """The plan's Option A fault: the database pod dies (SIGKILL of its server process)."""
     return kill_replicas(platform, database.name, count="all")
@@ -40,6 +41,10 @@ def damage_bytes(size: int) -> bytes:
     return (_DAMAGE * (size // len(_DAMAGE) + 1))[:size]
 
 
+@undone_by(
+    "put back the original data file if still damaged (kept aside, checksum-verified), "
+    "then start the database"
+)
 def damage_data_file(
     platform: Platform,
     db: LocalDatabase,

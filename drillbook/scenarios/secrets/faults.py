@@ -15,7 +15,7 @@ from typing import Any
 
 from drillbook.core.platform import Platform
 from drillbook.core.redaction import register_secret
-from drillbook.core.steps import Fault
+from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo import UndoAction
 from drillbook.core.undo_handlers import handler_undo
 from drillbook.errors import InvalidDrill
@@ -60,6 +60,7 @@ def _undo(store: SecretStore, description: str, path: str | None = None) -> Undo
     )
 
 
+@undone_by("restore the secret in its provider (the embedded stack: back to its seeded state)")
 def delete_secret(store: SecretStore, path: str | None = None) -> Fault:
     """The secret deleted at the provider: AWS with its recovery window, Vault's KV v2 soft
     delete (both restorable, as an operator's mistake usually is)."""
@@ -82,6 +83,7 @@ def delete_secret(store: SecretStore, path: str | None = None) -> Fault:
     )
 
 
+@undone_by("put the secret back in its provider (the embedded stack: back to its seeded state)")
 def revoke_secret(store: SecretStore, path: str | None = None) -> Fault:
     """The JWT secret revoked because it leaked: deleted at the provider, and its value must
     never be accepted again (recovery rotates it; the drill checks the old one stays out)."""
@@ -105,6 +107,7 @@ def revoke_secret(store: SecretStore, path: str | None = None) -> Fault:
     )
 
 
+@undone_by("put the original value back and re-issue the clients' tokens with it")
 def rotate_secret_on_schedule(
     store: SecretStore,
     new_value: Callable[[], str],
@@ -148,6 +151,7 @@ def rotate_secret_on_schedule(
     )
 
 
+@undone_by("re-issue the application's token at the provider")
 def revoke_access(store: SecretStore) -> Fault:
     """The application's access revoked: its Vault token (`vault token revoke`)."""
     access = store.access
@@ -169,6 +173,7 @@ def revoke_access(store: SecretStore) -> Fault:
     )
 
 
+@undone_by("bring the provider back to its desired replicas (seeded again)")
 def take_provider_down(platform: Platform, store: SecretStore) -> Fault:
     """The provider down: every process serving it killed through the platform."""
     component = store.component

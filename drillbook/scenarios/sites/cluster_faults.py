@@ -20,7 +20,7 @@ from typing import Any
 
 from drillbook.core.platform import Platform
 from drillbook.core.polling import poll_until
-from drillbook.core.steps import Fault
+from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo import UndoAction
 from drillbook.core.undo_handlers import handler_undo, undo_handler
 from drillbook.errors import DrillError, FaultFailed, InvalidDrill
@@ -34,6 +34,7 @@ READY_TIMEOUT_SECONDS = 120.0
 _POLL_SECONDS = 0.2
 
 
+@undone_by("scale every workload of the primary cluster back to its replicas")
 def lose_primary_cluster(
     clusters: TwoClusters, *, gone_timeout: float = GONE_TIMEOUT_SECONDS
 ) -> Fault:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.core.polling import poll_until
-from drillbook.core.steps import Fault
+from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, StackError
 from drillbook.scenarios.sites.replication import replication_status
@@ -34,6 +34,7 @@ from drillbook.stack.local_stack import pid_alive
 PLATFORM = "sites"
 
 
+@undone_by("reconnect the site's link (the site itself is rebuilt by failback)")
 def lose_site(deployment: TwoSites, site: str) -> Fault:
     """Every process of the site SIGKILLed, its data wiped and its link down."""
     target = deployment.site(site)
@@ -72,6 +73,7 @@ def lose_site(deployment: TwoSites, site: str) -> Fault:
     )
 
 
+@undone_by("reconnect the site to users")
 def partition_site(deployment: TwoSites, site: str) -> Fault:
     """The site cut off from users (the front door, the off-site store) but alive, and still
     linked to the other site: the users on its side of the cut can still reach it."""
@@ -95,6 +97,7 @@ def partition_site(deployment: TwoSites, site: str) -> Fault:
     )
 
 
+@undone_by("heal the link between the sites")
 def cut_replication(deployment: TwoSites) -> Fault:
     """Only the inter-site traffic dropped: replication stops, users still reach both sites."""
     first, second = deployment.settings.primary, deployment.settings.dr

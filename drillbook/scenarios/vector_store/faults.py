@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.core.platform import Platform
-from drillbook.core.steps import Fault
+from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo_handlers import handler_undo, undo_handler
 from drillbook.errors import FaultFailed
 from drillbook.scenarios.workloads.faults import kill_replicas
@@ -29,6 +29,7 @@ _DATA = "weaviate-data"
 _BACKUPS = "weaviate-backups"
 
 
+@undone_by("bring Weaviate back to its desired replicas")
 def kill_vector_store(platform: Platform, component: str) -> Fault:
     """SIGKILL every Weaviate replica (the plan's weaviate-0); undone by starting it again."""
     fault = kill_replicas(platform, component, count="all")
@@ -41,6 +42,7 @@ def kill_vector_store(platform: Platform, component: str) -> Fault:
     )
 
 
+@undone_by("put the quarantined data directory and local backups back, then start Weaviate")
 def destroy_vector_data(
     platform: Platform,
     component: str,

@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from drillbook.core.platform import Platform, ReplicaCount
-from drillbook.core.steps import Fault
+from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo import UndoAction
 from drillbook.errors import InvalidDrill
 
 
+@undone_by("bring the component back to its desired replicas")
 def kill_replicas(platform: Platform, component: str, *, count: ReplicaCount = 1) -> Fault:
     """SIGKILL `count` running replicas of `component` ("all" for every one)."""
 
@@ -49,6 +50,7 @@ def reconcile(platform: Platform, component: str, *, desired: str = "replicas") 
     )
 
 
+@undone_by("scale the component back to the replicas it had before the fault")
 def scale_down(platform: Platform, component: str, *, replicas: int = 0) -> Fault:
     """Scale `component` down to `replicas` (default: zero, every replica gone)."""
     before = platform.status(component).desired

@@ -1,0 +1,2 @@
+"""Scenario 4, vector database (Weaviate) failure: killed and restarted; its data lost and
+restored from the latest backup."""
