@@ -40,6 +40,7 @@ _STARTED_KEY = pytest.StashKey[float]()
 _RUN_RECORDS_KEY = pytest.StashKey["Any"]()
 _RECORDS_SUMMARY_KEY = pytest.StashKey[list[str]]()
 _DRY_RUN_KEY = pytest.StashKey["Any"]()
+_SCAN_KEY = pytest.StashKey[list[str]]()
 
 
 @dataclass(frozen=True)
@@ -430,6 +431,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _write_run_file(session.config)
     _finish_run_records(session.config)
     _finish_allure_results(session)
+    if _scan_run_outputs(session.config) and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def _scan_run_outputs(config: pytest.Config) -> list[str]:
+    """The end of every run with drills: everything it wrote (Allure results, the run file,
+    the drill reports) searched for every secret it learned. A find fails the run, named by
+    file and never by value: the redactor missed a path, and that is a bug to fix."""
+    if not config.stash.get(_RECORDS_KEY, []):
+        return []
+    from drillbook.reporting.artifact_scan import scan_run_outputs
+
+    started = config.stash.get(_STARTED_KEY, 0.0)
+    paths: list[Path] = []
+    results = config.getoption("allure_report_dir", default=None)
+    if results:
+        paths.append(Path(results))
+    run_file = config.stash.get(_RUN_FILE_KEY, None)
+    if run_file is not None:
+        paths += [run_file, run_file.parent / "latest.json"]
+    reports = _runs_dir(config).parent / "drill-reports"
+    if reports.is_dir():
+        paths += [p for p in reports.rglob("*") if p.is_file() and p.stat().st_mtime >= started]
+    found = [
+        f"SECRET FOUND: {finding}" for finding in scan_run_outputs(paths, REDACTOR.registered())
+    ]
+    config.stash[_SCAN_KEY] = found or [
+        f"artifact scan: no secret in what this run wrote ({len(paths)} paths)"
+    ]
+    return found
 
 
 def _runs_dir(config: pytest.Config) -> Path:
@@ -522,6 +553,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"drill records (JSON): {run_file}")
     for line in config.stash.get(_RECORDS_SUMMARY_KEY, []):
         terminalreporter.write_line(line)
+    for line in config.stash.get(_SCAN_KEY, []):
+        terminalreporter.write_line(line, red=line.startswith("SECRET"))
 
 
 def _finish_allure_results(session: pytest.Session) -> None:

@@ -52,6 +52,8 @@ class Redactor:
         self._placeholder = placeholder
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
+        self._originals: set[str] = set()
+        """The values as registered (without their spellings), for the end-of-run scan."""
         # Compiled patterns are replaced, never mutated, so readers take a reference
         # without locking and always see a consistent pair.
         self._patterns: tuple[re.Pattern[str], re.Pattern[bytes]] | None = None
@@ -65,6 +67,7 @@ class Redactor:
         if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
             return
         with self._lock:
+            self._originals.add(secret)
             new = _variants(secret) - self._secrets
             if not new:
                 return
@@ -79,7 +82,13 @@ class Redactor:
         """Forget every secret (for tests, and between independent drills)."""
         with self._lock:
             self._secrets.clear()
+            self._originals.clear()
             self._patterns = None
+
+    def registered(self) -> list[str]:
+        """Every value registered so far, as registered."""
+        with self._lock:
+            return sorted(self._originals)
 
     def __len__(self) -> int:
         with self._lock:

@@ -46,13 +46,24 @@ config = load_config(sys.argv[1], overrides={
     "kubernetes.kubeconfig": sys.argv[2], "kubernetes.lock_duration": sys.argv[3]})
 target = open_kubernetes_target(config)
 print("held", flush=True)
-sys.stdin.read()  # until the test lets go
+if len(sys.argv) > 4:  # until `drillbook halt` asks, as a drill's stop watch would see it
+    import time
+    from drillbook.engine.stop import halt_request_path
+    request = halt_request_path(target.journal.path)
+    deadline = time.monotonic() + 60
+    while not request.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    print(request.read_text().strip() if request.exists() else "never asked", flush=True)
+else:
+    sys.stdin.read()  # until the test lets go
 target.close()
 print("released", flush=True)
 """
 
 
-def _hold(local_k8s: LocalKubernetes, cache: Path) -> subprocess.Popen[str]:
+def _hold(
+    local_k8s: LocalKubernetes, cache: Path, *, until_halted: bool = False
+) -> subprocess.Popen[str]:
     """Another runner (its own cache: another machine) holding the cluster."""
     process = subprocess.Popen(
         [
@@ -62,6 +73,7 @@ def _hold(local_k8s: LocalKubernetes, cache: Path) -> subprocess.Popen[str]:
             str(KWOK_CONFIG),
             str(local_k8s.kubeconfig),
             f"{LOCK_DURATION}s",
+            *(["until-halted"] if until_halted else []),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -232,3 +244,36 @@ def test_an_identity_without_rights_on_leases_is_told_the_rules_to_add(
     )
     assert '{apiGroups: [""], resources: ["configmaps"], verbs: ["patch"]}' in message
     assert f"namespace '{NAMESPACE}'" in message
+
+
+def test_halt_with_the_config_reaches_the_run_holding_the_cluster_through_its_lease(
+    local_k8s: LocalKubernetes, lease_api: tuple[LeaseApi, ServerClock], tmp_path: Path
+) -> None:
+    holder = _hold(local_k8s, tmp_path / "other-machine", until_halted=True)
+    try:
+        halted = subprocess.run(
+            [sys.executable, "-m", "drillbook.cli", "halt", "--config", str(KWOK_CONFIG)],
+            cwd=REPO,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "KUBECONFIG": str(local_k8s.kubeconfig),
+                "DRILLBOOK_CACHE": str(tmp_path / "this-machine"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert holder.stdout is not None
+        asked = holder.stdout.readline().strip()
+        assert holder.wait(30) == 0
+    finally:
+        holder.kill()
+    output = halted.stdout + halted.stderr
+    assert halted.returncode == 0, output
+    # The holder's thread turned the Lease's annotation into its local halt request.
+    assert asked.startswith("drillbook halt --config: pid "), asked
+    assert f"pid {holder.pid} run " in halted.stdout and ": stopped, its faults undone" in output
+    record, _ = lease_api[0].read()
+    assert record is not None and record.holder is None
