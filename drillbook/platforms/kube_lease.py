@@ -461,7 +461,7 @@ class ClusterLock:
             try:
                 if not self._renew():
                     return
-            except DrillError as exc:  # the API server briefly unreachable: try again
+            except Exception as exc:  # the API server briefly unreachable: the next tick retries
                 log.warning("could not renew %s: %s", self.leases.where, exc)
 
     def _renew(self) -> bool:

@@ -149,7 +149,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         (
             "drill.toml: key 'kubernetes.kube_config': found unknown key 'kube_config' = 'x', "
             "expected one of kubeconfig, context, dr_context, probes, kill_grace_period, "
-            "request_timeout in [kubernetes]; did you mean 'kubeconfig'?"
+            "request_timeout, lock_namespace, lock_duration in [kubernetes]; did you mean "
+            "'kubeconfig'?"
         ),
     ),
     (
