@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -76,6 +77,7 @@ def run_pytest(stack_dir: Path, workdir: Path) -> tuple[float, DrillRecord, int]
 
 def run_chaos(stack_dir: Path, workdir: Path) -> tuple[float, DrillRecord, int]:
     runs = workdir / "runs"
+    workdir.mkdir(parents=True, exist_ok=True)  # `chaos run` runs in it
     started = time.monotonic()
     result = subprocess.run(
         [
@@ -178,8 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="drillbook-bench-chaos-"))
-    stack_dir = root / "stack"
-    stack_dir.mkdir()
+    # A run directory of its own right under the temporary directory: the stack's database
+    # user must be able to traverse its parents.
+    stack_dir = Path(tempfile.mkdtemp(prefix="drillbook-bench-chaos-stack-"))
     table = []
     try:
         # A first, untimed run starts the stack, so that every timed run attaches to it.
@@ -200,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=120,
             check=False,
         )
+        shutil.rmtree(stack_dir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
     if args.json:
         print(json.dumps(table, indent=2))
     else:
