@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 import shutil
 import socket
 import tempfile
@@ -25,6 +26,8 @@ from drillbook.config.model import DrillbookConfig, HttpProbe
 from drillbook.core.companions import Attachment
 from drillbook.core.phases import PHASE_TITLES, Phase, PhaseBounds, drill_phase_bounds
 from drillbook.core.private_files import write_private
+from drillbook.core.redaction import register_secret
+from drillbook.errors import ConfigError
 from drillbook.load.chart import render_load_svg
 from drillbook.load.plan import Endpoint, LoadPlan
 from drillbook.load.runner import LoadNotStarted, LocustProcesses, start_locust
@@ -142,7 +145,21 @@ class LoadCompanion:
             master_port=self.settings.master_port,
             start_timeout=self.settings.start_timeout_seconds,
             env={},
+            worker_key=self._worker_key(),
         )
+
+    def _worker_key(self) -> str | None:
+        variable = self.settings.worker_key_env
+        if not variable:
+            return None
+        key = os.environ.get(variable, "")
+        if not key:
+            raise ConfigError(
+                f"load.worker_key_env: ${variable} is not set; export the workers' key there "
+                "(and the same value as DRILLBOOK_LOAD_WORKER_KEY on each worker)"
+            )
+        register_secret(key)
+        return key
 
     def start(self, drill: Drill) -> None:
         if self._processes is None:

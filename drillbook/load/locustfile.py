@@ -16,6 +16,8 @@ by hand elsewhere, from the master.
 from __future__ import annotations
 
 import collections
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -31,7 +33,14 @@ from locust import runners as locust_runners
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from drillbook.load.plan import PARENT_ENV, PLAN_ENV, TRACE_READ, Endpoint, LoadPlan
+from drillbook.load.plan import (
+    PARENT_ENV,
+    PLAN_ENV,
+    TRACE_READ,
+    WORKER_KEY_ENV,
+    Endpoint,
+    LoadPlan,
+)
 
 # Workers report every 3 s by default; the drill judges the last seconds after recovery, so
 # report more often (cheap on loopback, and still fine across machines).
@@ -58,6 +67,8 @@ class _State:
         self.quitting = False
         self.lock = threading.Lock()
         self.environment: Environment | None = None
+        self.trusted: set[str] = set()
+        """Workers (node ids) that proved the worker key: the only ones sent the token."""
         self.token: str | None = None
         self.token_mtime = 0.0
         self.token_checked = 0.0
@@ -134,9 +145,11 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
         runner.register_message(_TOKEN_MESSAGE, on_token)
         # Ask for the plan only now: a worker connects to its master before this init event,
-        # so a plan pushed on connect could arrive before the handlers above exist.
+        # so a plan pushed on connect could arrive before the handlers above exist. The
+        # request proves the worker knows the key: the master hands the plan and the bearer
+        # token to no one else.
         if STATE.plan is None:
-            runner.send_message(_PLAN_REQUEST, {})
+            runner.send_message(_PLAN_REQUEST, {"proof": _proof(runner.client_id)})
 
         def on_report(client_id: str, data: dict[str, Any]) -> None:
             data[_SAMPLES_KEY], STATE.buffer = STATE.buffer, []
@@ -151,11 +164,26 @@ def _on_init(environment: Environment, **_: Any) -> None:
         environment.events.worker_report.add_listener(on_worker_report)  # type: ignore[no-untyped-call]
 
         def on_plan_request(environment: Environment, msg: Any, **_: Any) -> None:
-            if STATE.plan is not None:
-                plan = {"plan": STATE.plan.to_json()}
-                runner.send_message(_PLAN_MESSAGE, plan, client_id=msg.node_id)
-                STATE.refresh_token()
-                runner.send_message(_TOKEN_MESSAGE, {"token": STATE.token}, client_id=msg.node_id)
+            if STATE.plan is None:
+                return
+            proof = (msg.data or {}).get("proof") if isinstance(msg.data, dict) else None
+            expected = _proof(msg.node_id)
+            if (
+                not expected
+                or not isinstance(proof, str)
+                or not hmac.compare_digest(proof, expected)
+            ):
+                print(  # the master's log: who asked, never what the key is
+                    f"drillbook: refused the plan and token to worker {msg.node_id}: it did not "
+                    f"prove the worker key ({WORKER_KEY_ENV})",
+                    flush=True,
+                )
+                return
+            STATE.trusted.add(msg.node_id)
+            plan = {"plan": STATE.plan.to_json()}
+            runner.send_message(_PLAN_MESSAGE, plan, client_id=msg.node_id)
+            STATE.refresh_token()
+            runner.send_message(_TOKEN_MESSAGE, {"token": STATE.token}, client_id=msg.node_id)
 
         runner.register_message(_PLAN_REQUEST, on_plan_request)
         gevent.spawn(_forward_tokens, runner)
@@ -172,7 +200,18 @@ def _forward_tokens(runner: MasterRunner) -> None:
     while True:
         gevent.sleep(_TOKEN_POLL_SECONDS)
         if STATE.refresh_token():
-            runner.send_message(_TOKEN_MESSAGE, {"token": STATE.token})
+            # Only to the workers that proved the key (local workers read the token file).
+            for node_id in sorted(STATE.trusted):
+                runner.send_message(_TOKEN_MESSAGE, {"token": STATE.token}, client_id=node_id)
+
+
+def _proof(node_id: str) -> str:
+    """HMAC-SHA256 of the worker's node id under the worker key; "" without a key (then no
+    request is ever accepted)."""
+    key = os.environ.get(WORKER_KEY_ENV, "")
+    if not key:
+        return ""
+    return hmac.new(key.encode(), node_id.encode(), hashlib.sha256).hexdigest()
 
 
 def _watch_parent(pid: int, environment: Environment) -> None:

@@ -19,6 +19,9 @@ from typing import Any
 PLAN_ENV = "DRILLBOOK_LOAD_PLAN"
 """Environment variable naming the plan file (local Locust processes)."""
 PARENT_ENV = "DRILLBOOK_LOAD_PARENT_PID"
+WORKER_KEY_ENV = "DRILLBOOK_LOAD_WORKER_KEY"
+"""The key a worker on another machine proves itself with before the master hands it the plan
+and the bearer token (`[load] worker_key_env` names where the runner reads it)."""
 """The drill's process: Locust stops when it is gone (so a killed drill leaves no load)."""
 TRACE_READ = "trace-read"
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drillbook.errors import InvalidDrill, MissingDependency
-from drillbook.load.plan import PARENT_ENV, PLAN_ENV
+from drillbook.load.plan import PARENT_ENV, PLAN_ENV, WORKER_KEY_ENV
 from drillbook.platforms.ports import free_ports
 
 _STOP_TIMEOUT_SECONDS = 10.0
@@ -99,8 +99,10 @@ def start_locust(
     start_timeout: float,
     env: Mapping[str, str],
     master_port: int = 0,
+    worker_key: str | None = None,
 ) -> LocustProcesses:
-    """Start Locust headless with the drill's plan; returns at once (see `LoadCompanion`)."""
+    """Start Locust headless with the drill's plan; returns at once (see `LoadCompanion`).
+    `worker_key` is what workers on other machines must prove to get the plan and token."""
     _require_locust()
     locustfile = str(_locustfile())
     environ = {
@@ -110,6 +112,8 @@ def start_locust(
         PARENT_ENV: str(os.getpid()),
         "PYTHONUNBUFFERED": "1",
     }
+    if worker_key:
+        environ[WORKER_KEY_ENV] = worker_key
     common = [sys.executable, "-m", "locust", "-f", locustfile, "--loglevel", "WARNING"]
     run = [
         "--headless",

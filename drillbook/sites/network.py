@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ def create_network(run_id: str, subnet: str, sites: Sequence[str]) -> SiteNetwor
         _run(["link", "add", bridge, "type", "bridge"])
         _run(["addr", "add", f"{gateway}/{network.prefixlen}", "dev", bridge])
         _run(["link", "set", bridge, "up"])
+        _forward_within(bridge, "-I")
         for index, site in enumerate(sites):
             namespace = f"{NAMESPACE_PREFIX}{run_id}-{site}"
             host_if = f"{INTERFACE_PREFIX}{run_id}{index}h"
@@ -178,6 +180,7 @@ def remove(run_id: str) -> None:
     for name in _interfaces():
         if name.startswith(f"{INTERFACE_PREFIX}{run_id}"):
             _run(["link", "delete", name], check=False)
+    _forward_within(f"{INTERFACE_PREFIX}{run_id}br", "-D")
     # A partition's blackhole routes in the root namespace, for the addresses of this run's
     # sites (only those: the addresses recorded when the run created its network).
     for address in _recorded_addresses(run_id):
@@ -259,6 +262,39 @@ def _interfaces() -> list[str]:
         if len(parts) >= 2:
             names.append(parts[1].strip().split("@")[0])
     return names
+
+
+def _forward_within(bridge: str, action: str) -> None:
+    """Let the sites' traffic cross their own bridge ("-I": insert the rule, "-D": delete it).
+
+    Site-to-site traffic is bridged, and once a Docker engine runs on the machine its bridged
+    frames go through iptables (br_netfilter) into a FORWARD chain whose policy Docker set to
+    DROP: replication between the sites would silently stop. The rule names only this bridge,
+    in and out, and goes with the network. Without iptables there is nothing to do."""
+    iptables = shutil.which("iptables") or next(
+        (str(p) for p in (Path("/usr/sbin/iptables"), Path("/sbin/iptables")) if p.exists()), None
+    )
+    if iptables is None:
+        return
+    rule = ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+    if action == "-D":
+        # Delete every copy (a run that died between insert and delete may have left one).
+        for _ in range(8):
+            gone = subprocess.run(
+                [iptables, "-D", *rule], capture_output=True, text=True, timeout=30, check=False
+            )
+            if gone.returncode != 0:
+                return
+        return
+    done = subprocess.run(
+        [iptables, action, *rule], capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0:
+        raise StackError(
+            f"`iptables {action} {' '.join(rule)}` failed ({done.returncode}): "
+            f"{done.stderr.strip() or done.stdout.strip()}; the sites' bridge needs it when the "
+            "FORWARD chain drops by default (a Docker engine sets that)"
+        )
 
 
 def _ip() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -30,7 +31,7 @@ from drillbook.engine.drill import Drill
 from drillbook.errors import VerificationFailed
 from drillbook.load.checks import load_error_rate_normal, performance_normal
 from drillbook.load.companion import LoadCompanion
-from drillbook.load.plan import Endpoint, LoadPlan
+from drillbook.load.plan import WORKER_KEY_ENV, Endpoint, LoadPlan
 from drillbook.load.runner import start_locust
 from drillbook.platforms.ports import free_ports
 from drillbook.scenarios.workloads.faults import kill_replicas
@@ -154,8 +155,16 @@ class _TokenCheckingHandler(BaseHTTPRequestHandler):
         return
 
 
-def test_distributed_mode_master_and_a_worker_started_by_hand(tmp_path: Path) -> None:
-    token = "distributed-test-token"
+WORKER_KEY = "worker-key-for-the-distributed-tests"
+
+
+def _hand_worker_run(
+    tmp_path: Path, token: str, worker_env: dict[str, str], *, want_lines: int, wait: float
+) -> tuple[list[str], str, int | None, int | None, str]:
+    """A master expecting one external worker, and one worker started by hand as a user on
+    another machine does (the locustfile and the master's address, no plan file, no token
+    file) with `worker_env`. Returns the samples, the master's log, the master's and the
+    worker's exit codes and the worker's log."""
     _TokenCheckingHandler.token = token
     server = ThreadingHTTPServer(("127.0.0.1", free_ports(1)[0]), _TokenCheckingHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -183,26 +192,26 @@ def test_distributed_mode_master_and_a_worker_started_by_hand(tmp_path: Path) ->
         master_bind_host="127.0.0.1",
         start_timeout=30,
         env={},
+        worker_key=WORKER_KEY,
     )
     assert master.master_port is not None
-    # What a user runs on another machine: the locustfile and the master's address, no plan
-    # file and no token (both come from the master).
     locustfile = Path(sys.modules["drillbook"].__file__ or "").parent / "load" / "locustfile.py"
     worker_log = open(tmp_path / "hand-worker.log", "wb")  # noqa: SIM115
+    environ = {k: v for k, v in os.environ.items() if k != WORKER_KEY_ENV}
     worker = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", str(locustfile), "--worker",
          "--master-host", "127.0.0.1", "--master-port", str(master.master_port)],
-        stdout=worker_log, stderr=subprocess.STDOUT, cwd=tmp_path,
+        stdout=worker_log, stderr=subprocess.STDOUT, cwd=tmp_path, env={**environ, **worker_env},
     )  # fmt: skip
     try:
         samples_path = tmp_path / "samples.jsonl"
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + wait
         lines: list[str] = []
-        while time.monotonic() < deadline and len(lines) < 30:
+        while time.monotonic() < deadline and len(lines) < want_lines:
             time.sleep(0.25)
             if samples_path.exists():
                 lines = samples_path.read_text().splitlines()
-        assert len(lines) >= 30, master.log_tail() + (tmp_path / "hand-worker.log").read_text()
+        master_log = master.log_tail(200)
     finally:
         codes = master.stop()
         try:
@@ -212,11 +221,40 @@ def test_distributed_mode_master_and_a_worker_started_by_hand(tmp_path: Path) ->
             worker.wait(5)
         worker_log.close()
         server.shutdown()
+    return (
+        lines,
+        master_log,
+        codes[0],
+        worker.returncode,
+        (tmp_path / "hand-worker.log").read_text(),
+    )
+
+
+def test_distributed_mode_master_and_a_worker_started_by_hand(tmp_path: Path) -> None:
+    lines, master_log, master_code, worker_code, worker_log = _hand_worker_run(
+        tmp_path, "distributed-test-token", {WORKER_KEY_ENV: WORKER_KEY}, want_lines=30, wait=45
+    )
+    assert len(lines) >= 30, master_log + worker_log
     samples = [json.loads(line) for line in lines]
     assert all(s["ok"] for s in samples), [s for s in samples if not s["ok"]][:3]
     assert {s["e"] for s in samples} == {"health"}
-    assert codes[0] is not None, "the master did not stop"
-    assert worker.returncode == 0, (tmp_path / "hand-worker.log").read_text()[-2000:]
+    assert master_code is not None, "the master did not stop"
+    assert worker_code == 0, worker_log[-2000:]
+    assert "refused" not in master_log
+
+
+@pytest.mark.parametrize("key", ["", "a-guess-at-the-key"], ids=["no key", "wrong key"])
+def test_a_worker_without_the_key_gets_neither_plan_nor_token(tmp_path: Path, key: str) -> None:
+    token = "token-a-rogue-worker-must-not-get"
+    worker_env = {WORKER_KEY_ENV: key} if key else {}
+    # The master logs its refusal at once; a few seconds more show no request was made.
+    lines, master_log, _, _, worker_log = _hand_worker_run(
+        tmp_path, token, worker_env, want_lines=1, wait=8
+    )
+    assert "refused the plan and token to worker" in master_log, master_log + worker_log
+    assert lines == [], lines[:3]
+    assert token not in master_log and token not in worker_log
+    assert WORKER_KEY not in master_log
 
 
 def test_load_stops_by_itself_at_max_requests(tmp_path: Path) -> None:

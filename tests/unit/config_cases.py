@@ -51,6 +51,13 @@ _K8S_ALLOWED = (
 
 BAD_CONFIGS: tuple[BadConfig, ...] = (
     BadConfig(
+        "external_workers_without_a_key",
+        PROBE + '[load]\nexternal_workers = 2\nmaster_bind_host = "0.0.0.0"\n',
+        "load.worker_key_env",
+        "nothing",
+        "the environment variable holding the workers' key",
+    ),
+    BadConfig(
         "kubernetes_without_an_allow_list",
         'platform = "kubernetes"\n[kubernetes]\ncontext = "c"\n[target]\n'
         'base_url = "https://api.example.test"\n' + PROBE,

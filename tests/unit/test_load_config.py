@@ -53,6 +53,7 @@ workers = 2
 external_workers = 1
 master_bind_host = "0.0.0.0"
 master_port = 25557
+worker_key_env = "DRILLBOOK_LOAD_WORKER_KEY"
 error_rate_margin = 0
 latency_ratio_max = 1.5
 latency_percentile = 95
@@ -79,6 +80,7 @@ redis-1 = "10.0.0.8:6379"
     assert load.baseline_seconds == 3.0
     assert load.external_workers == 1
     assert load.master_port == 25557
+    assert load.worker_key_env == "DRILLBOOK_LOAD_WORKER_KEY"
     assert load.error_rate_margin == 0.0
     assert load.latency_ratio_max == 1.5
     assert load.latency_percentile == 95

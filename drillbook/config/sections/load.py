@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from drillbook.config.schema import (
+    MISSING,
     Bool,
     Context,
     Duration,
+    EnvVar,
     Integer,
     Number,
     Rule,
@@ -42,6 +44,7 @@ _CHECK_ORDER: Final = (
     "trace_read_path",
     "master_port",
     "master_bind_host",
+    "worker_key_env",
 )
 
 
@@ -159,6 +162,20 @@ class LoadSettings:
             "connect).",
         ),
     )
+    worker_key_env: str | None = field(
+        default=None,
+        metadata=setting(
+            EnvVar(
+                "the name of an environment variable (letters, digits, _), not the key",
+                "export the key as e.g. DRILLBOOK_LOAD_WORKER_KEY and name that variable here",
+                is_secret=True,
+            ),
+            "The environment variable holding the key workers on other machines prove "
+            "themselves with (set the same variable, DRILLBOOK_LOAD_WORKER_KEY, on each "
+            "worker); the master hands the plan and the bearer token to no worker without it. "
+            "Required with external_workers.",
+        ),
+    )
     error_rate_margin: float = field(
         default=0.01,
         metadata=setting(
@@ -231,6 +248,14 @@ def parse(context: Context, table: dict[str, Any]) -> LoadSettings:
             settings.master_bind_host,
             "a loopback address (127.0.0.1) unless load.external_workers says workers on other "
             "machines connect",
+        )
+    if settings.external_workers and not settings.worker_key_env:
+        context.fail(
+            "load.worker_key_env",
+            MISSING,
+            "the environment variable holding the workers' key, with external_workers",
+            "the master hands the load's bearer token only to workers that prove a shared key: "
+            'e.g. worker_key_env = "DRILLBOOK_LOAD_WORKER_KEY", exported here and on each worker',
         )
     if settings.rate < settings.users * 0.01:
         context.fail(
