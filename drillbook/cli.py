@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from drillbook.config.secret_values import secret_values
 from drillbook.core.redaction import REDACTOR, redact_logging
 from drillbook.errors import DrillError
 
@@ -184,32 +185,39 @@ def _check_config(args: argparse.Namespace) -> int:
     from drillbook.config.loader import load_config
 
     config = load_config(args.file)
+    # What this prints passes through the redactor, which knows every secret the file points
+    # at: a value pasted where a name belongs, a URL that carries a token.
+    REDACTOR.add_all(secret_values(config))
     target = config.target
-    print(f"{config.source}: valid")
-    print(
+    _say(f"{config.source}: valid")
+    _say(
         f"  platform {config.platform}, target {target.name} ({target.environment}) at "
         f"{target.base_url or 'the embedded stack'}"
     )
-    print(
+    _say(
         f"  RTO critical {config.objectives.rto_critical_seconds:.0f}s, non-critical "
         f"{config.objectives.rto_non_critical_seconds:.0f}s, full "
         f"{config.objectives.rto_full_seconds:.0f}s; RPO {config.objectives.rpo_seconds:.0f}s"
     )
-    print(
+    _say(
         f"  probes: {', '.join(p.name + ' ' + p.path for p in target.probes)}; "
         f"every {config.probing.interval_seconds}s, {config.probing.healthy_streak} to recover"
     )
     for component in target.components.values():
         where = component.namespace or component.supervisor_group or "-"
-        print(f"  component {component.name}: {component.role}, {component.tier}, {where}")
-    print(f"  {_describe_ledger(config.ledger)}")
+        _say(f"  component {component.name}: {component.role}, {component.tier}, {where}")
+    _say(f"  {_describe_ledger(config.ledger)}")
     app = config.stack.app
     if config.platform == "local" and app.is_custom:
-        print(
+        _say(
             f"  own service ([stack.app]): {' '.join(app.command)}; ready at {app.ready_path}; "
             f"uses {', '.join(app.uses) or 'nothing'} (other drills: not applicable)"
         )
     return 0
+
+
+def _say(text: str) -> None:
+    print(REDACTOR.redact(text))
 
 
 def _describe_ledger(ledger: LedgerSettings) -> str:

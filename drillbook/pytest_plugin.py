@@ -24,6 +24,7 @@ import pytest
 from drillbook.assembly.target import open_target
 from drillbook.config.loader import load_config
 from drillbook.config.model import DrillbookConfig
+from drillbook.config.secret_values import secret_values
 from drillbook.core.record import DrillRecord, Outcome
 from drillbook.core.redaction import REDACTOR, redact_logging
 from drillbook.errors import ConfigError, DrillAborted, DrillError, DrillFailed, InvalidDrill
@@ -157,6 +158,9 @@ def resolve_config(config: pytest.Config) -> DrillbookConfig:
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_CONFIG_KEY] = resolved
+    # Before anything is printed (the report header, a failure, a log line): every secret the
+    # configuration points at is known to the redactor.
+    REDACTOR.add_all(secret_values(resolved))
     return resolved
 
 

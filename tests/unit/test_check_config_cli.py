@@ -49,3 +49,28 @@ def test_a_config_with_its_own_service_names_it(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "own service ([stack.app]):" in out
     assert "uses database, cache (other drills: not applicable)" in out
+
+
+def test_a_secret_the_file_points_at_is_never_printed_back(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drillbook.config.loader import _read_embedded
+    from drillbook.core.redaction import REDACTOR
+
+    secret = "pasted-by-mistake-8c1f0e"
+    monkeypatch.setenv("DRILL_TEST_JWT", secret)
+    # The secret's value also pasted where a name belongs: check-config echoes that name.
+    config = tmp_path / "pasted.toml"
+    text = (
+        _read_embedded()
+        .replace('name = "eleanor-reference"', f'name = "{secret}"', 1)
+        .replace('secret_env = "ELEANOR_JWT_SECRET"', 'secret_env = "DRILL_TEST_JWT"', 1)
+    )
+    assert secret in text and "DRILL_TEST_JWT" in text, "the embedded configuration changed"
+    config.write_text(text)
+    try:
+        out = _check(capsys, str(config))
+    finally:
+        REDACTOR.clear()
+    assert secret not in out
+    assert "target ***REDACTED*** (drill)" in out, out
