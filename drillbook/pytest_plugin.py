@@ -211,7 +211,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         if resolved.platform == "kubernetes"
         else "embedded local stack"
     )
-    return (
+    return REDACTOR.redact(
         f"drillbook: platform={resolved.platform} target={resolved.target.name} ({target}) "
         f"config={resolved.source} probe-interval={resolved.probing.interval_seconds}s"
     )
@@ -269,6 +269,9 @@ def pytest_runtest_makereport(
         redacted = REDACTOR.redact(text)
         if redacted != text:
             report.longrepr = redacted
+    # The captured stdout, stderr and log of the test, shown with -r or on failure.
+    if report.sections and len(REDACTOR):
+        report.sections = [(title, REDACTOR.redact(body)) for title, body in report.sections]
 
 
 # -- fixtures ------------------------------------------------------------------------------
