@@ -74,7 +74,8 @@ def load_error_rate_normal(drill: Drill) -> CheckResult:
         ERROR_RATES,
         after_rate <= allowed,
         f"{after.errors} of {after.judged} load requests failed after recovery "
-        f"({after_rate:.2%}); baseline {base_rate:.2%}, allowed {allowed:.2%}",
+        f"({after_rate:.2%}); baseline {base_rate:.2%}, allowed {allowed:.2%}"
+        + (f"; after recovery: {after.failures_text()}" if after.errors else ""),
         {"after_error_rate": after_rate, "baseline_error_rate": base_rate, "allowed": allowed},
     )
 

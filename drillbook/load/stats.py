@@ -6,6 +6,7 @@ A sample is one request of the load, as the Locust process recorded it (one JSON
 
 from __future__ import annotations
 
+import collections
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -85,6 +86,9 @@ class PhaseStats:
     p95_seconds: float | None
     p99_seconds: float | None
     """Latency percentiles of the successful requests."""
+    failures: tuple[tuple[str, int], ...] = ()
+    """What the failed requests got, most frequent first: ("POST notes: HTTP 409", 8),
+    ("GET health: ReadTimeout", 2). A red check says why, not only how many."""
 
     @property
     def judged(self) -> int:
@@ -111,7 +115,16 @@ class PhaseStats:
             "p50_seconds": rounded(self.p50_seconds),
             "p95_seconds": rounded(self.p95_seconds),
             "p99_seconds": rounded(self.p99_seconds),
+            "failures": dict(self.failures),
         }
+
+    def failures_text(self, most: int = 4) -> str:
+        """ "8 x notes: HTTP 409, 2 x health: ReadTimeout" (the `most` most frequent)."""
+        shown = [f"{count} x {what}" for what, count in self.failures[:most]]
+        rest = sum(count for _, count in self.failures[most:])
+        if rest:
+            shown.append(f"{rest} other")
+        return ", ".join(shown)
 
 
 def phase_stats(phase: Phase, samples: Sequence[LoadSample]) -> PhaseStats:
@@ -126,7 +139,22 @@ def phase_stats(phase: Phase, samples: Sequence[LoadSample]) -> PhaseStats:
         p50_seconds=percentile(latencies, 0.50),
         p95_seconds=percentile(latencies, 0.95),
         p99_seconds=percentile(latencies, 0.99),
+        failures=_failure_kinds(samples),
     )
+
+
+def _failure_kinds(samples: Sequence[LoadSample]) -> tuple[tuple[str, int], ...]:
+    kinds: collections.Counter[str] = collections.Counter()
+    for sample in samples:
+        if not sample.failed:
+            continue
+        if sample.http_status is not None:
+            what = f"HTTP {sample.http_status}"
+        else:
+            # The exception's name, without its message (addresses, ids: one kind each).
+            what = sample.error.split(":", 1)[0].split("(", 1)[0].strip() or "no answer"
+        kinds[f"{sample.endpoint}: {what}"] += 1
+    return tuple(sorted(kinds.items(), key=lambda item: (-item[1], item[0])))
 
 
 def split_by_phase(

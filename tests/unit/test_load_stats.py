@@ -244,3 +244,18 @@ def test_pytest_runs_without_locusts_plugin() -> None:
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "drillbook_config" in out.stdout  # the listing is real: drillbook's own fixtures
     assert "fastsession" not in out.stdout
+
+
+def test_a_phases_failures_are_counted_by_what_they_got() -> None:
+    samples = [
+        LoadSample("notes", 1.0, 0.01, ok=False, http_status=409),
+        LoadSample("notes", 1.1, 0.01, ok=False, http_status=409),
+        LoadSample("health", 1.2, 2.0, ok=False, error="ReadTimeout: timed out (127.0.0.1:2)"),
+        LoadSample("health", 1.3, 0.01, ok=False, http_status=429, throttled=True),
+        LoadSample("health", 1.4, 0.01, ok=True, http_status=200),
+    ]
+    stats = phase_stats("recovered", samples)
+    assert stats.errors == 3
+    assert stats.failures == (("notes: HTTP 409", 2), ("health: ReadTimeout", 1))
+    assert stats.failures_text() == "2 x notes: HTTP 409, 1 x health: ReadTimeout"
+    assert stats.to_json()["failures"] == {"notes: HTTP 409": 2, "health: ReadTimeout": 1}
