@@ -29,7 +29,9 @@ APP_COMPONENT = "app"
 """Whose logs show the effect (the report attaches the affected component's log tails)."""
 
 
-def _undo(store: SecretStore, description: str, path: str | None = None) -> UndoAction:
+def _undo(
+    store: SecretStore, description: str, path: str | None = None, *, restart_app: bool = False
+) -> UndoAction:
     provider = store.provider
     if isinstance(provider, KubernetesSecretProvider):
         return handler_undo(
@@ -45,7 +47,7 @@ def _undo(store: SecretStore, description: str, path: str | None = None) -> Undo
             description=f"{description}: back to the stack's seeded state",
             platform=UNDO_PLATFORM,
             verb="reseed",
-            args={"provider": store.name, "component": APP_COMPONENT},
+            args={"provider": store.name, "component": APP_COMPONENT, "restart_app": restart_app},
         )
     if path is None:
         raise InvalidDrill(
@@ -107,7 +109,9 @@ def revoke_secret(store: SecretStore, path: str | None = None) -> Fault:
     )
 
 
-@undone_by("put the original value back and re-issue the clients' tokens with it")
+@undone_by(
+    "put the original value back, then restart the application (it may have read the rotated one)"
+)
 def rotate_secret_on_schedule(
     store: SecretStore,
     new_value: Callable[[], str],
@@ -126,7 +130,14 @@ def rotate_secret_on_schedule(
             "only a deleted Secret keeps a copy in the cluster to put back; drill the rotation "
             "with Vault or AWS Secrets Manager on the embedded stack"
         )
-    undo = _undo(store, f"put the original {store.location(target)} back in {store.name}")
+    # A service that reads its secret once (the secret-needs-restart finding) still holds the
+    # rotated value once the original is back: the undo restarts it so it reads the original.
+    undo = _undo(
+        store,
+        f"put the original {store.location(target)} back in {store.name} and restart the "
+        "application (it may hold the rotated value)",
+        restart_app=True,
+    )
 
     def inject() -> Mapping[str, Any]:
         value = new_value()

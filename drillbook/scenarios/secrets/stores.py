@@ -172,6 +172,12 @@ class SecretsUndo:
             return
         restart_provider_process(self._platform, store)
         store.seed_state()
+        if action.args.get("restart_app"):
+            # A rotation's undo: a service that read the rotated value once holds it until
+            # it restarts (the rolling restart of the plan's Option B).
+            component = str(action.args.get("component", "app"))
+            self._platform.restart(component)
+            self._platform.wait_until_ready(component, timeout=READY_TIMEOUT_SECONDS)
 
 
 def restart_provider_process(platform: Platform, store: SecretStore) -> float:
