@@ -68,6 +68,7 @@ from drillbook.scenarios.secrets.faults import (
     rotate_secret_on_schedule,
     take_provider_down,
 )
+from drillbook.scenarios.secrets.pointing import break_glass
 from drillbook.scenarios.secrets.runbook import (
     RotationTakeUp,
     check_provider_status,
@@ -81,7 +82,6 @@ from drillbook.scenarios.secrets.runbook import (
 from drillbook.scenarios.workloads.runbook import restart_workload
 from drillbook.secrets.store import SecretStore
 from drillbook.target import Target
-from fixtures.secrets import break_glass
 
 pytestmark = pytest.mark.drill(scenario="secrets-management-failure", component="app")
 

@@ -12,16 +12,12 @@ from typing import Any
 
 from drillbook.chaos.activity import phase
 from drillbook.chaos.secrets.pointing import store_of
-from drillbook.chaos.secrets.values import (
-    APP_PROVIDER_KEY,
-    LEAKED_KEY,
-    break_glass,
-    rotated,
-)
+from drillbook.chaos.secrets.values import APP_PROVIDER_KEY, LEAKED_KEY, rotated
 from drillbook.chaos.session import ChaosSession, current
 from drillbook.chaos.steps import inject, recover
 from drillbook.core.redaction import register_secret
 from drillbook.scenarios.secrets import faults, runbook
+from drillbook.scenarios.secrets.pointing import break_glass
 
 __all__ = [
     "check_provider_status",

@@ -4,29 +4,15 @@ and the rotated JWT secret (registered for redaction; never in the journal)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 
 from drillbook.chaos.session import ChaosSession
 from drillbook.core.redaction import register_secret
-from drillbook.scenarios.secrets.runbook import API_KEY_ENV, JWT_ENV
-from drillbook.secrets.environment import EnvironmentProvider
+from drillbook.scenarios.secrets.pointing import break_glass
 from drillbook.secrets.store import SecretStore
 
 LEAKED_KEY = "leaked_jwt_secret"
 ROTATED_KEY = "rotated_jwt_secret"
 APP_PROVIDER_KEY = "app_secrets_provider"
-
-
-def break_glass(store: SecretStore) -> Mapping[str, str]:
-    """The operator's copy of the secrets, for Option A: on the embedded stack the values it
-    seeded; elsewhere JWT_SECRET and ELEANOR_LLM_API_KEY in drillbook's environment."""
-    if store.seed:
-        return {
-            "jwt-secret": store.seed[store.paths.jwt_secret],
-            "llm-api-key": store.seed[store.paths.api_key],
-        }
-    environment = EnvironmentProvider()
-    return {"jwt-secret": environment.get(JWT_ENV), "llm-api-key": environment.get(API_KEY_ENV)}
 
 
 def rotated(session: ChaosSession) -> str:
