@@ -93,16 +93,23 @@ def _orjson_batch(values: list[Any]) -> list[bytes] | None:
         return None
     if not _json_types_only(values):
         return None
-    if not blob.isascii():
-        blob = blob.decode("utf-8").encode("ascii", _ESCAPE_HANDLER)
-    if b"\x7f" in blob:
-        blob = blob.replace(b"\x7f", b"\\u007f")
+    blob = ascii_escaped(blob)
     pieces = blob.split(_SPLIT)
     if len(pieces) != len(values):
         return None
     pieces[0] = pieces[0][1:]  # the array's brackets
     pieces[-1] = pieces[-1][:-1]
     return pieces
+
+
+def ascii_escaped(text: bytes) -> bytes:
+    """JSON bytes (UTF-8) with every character beyond ASCII, and DEL, escaped as json's
+    ensure_ascii escapes them (such characters only ever occur inside strings)."""
+    if not text.isascii():
+        text = text.decode("utf-8").encode("ascii", _ESCAPE_HANDLER)
+    if b"\x7f" in text:
+        text = text.replace(b"\x7f", b"\\u007f")
+    return text
 
 
 def _json_types_only(values: list[Any]) -> bool:

@@ -19,7 +19,12 @@ What is found, by position (0-based, in the order given, which is the store's or
 * fork: two records link to the same predecessor (two histories, or a record replayed);
 * reordered: a record links to a record that exists but is not the one before it;
 * gap: a record links to a record that is not there (records missing before it, or the record
-  before it rewritten with fresh hashes, which is the same thing for an audit log).
+  before it rewritten with fresh hashes, which is the same thing for an audit log);
+* unreadable: a line of a JSON-lines file, before its last, that holds no JSON object (a record
+  torn or overwritten in place); the last line, unterminated, is a write in flight, not one.
+
+And, when the head of the chain before the fault is given (drillbook.ledger.heads), whether the
+chain still holds it: an intact chain that lost it was truncated or rewritten.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import json
 import multiprocessing
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter, methodcaller
 from typing import Any, Final, Literal
@@ -38,9 +43,10 @@ import orjson
 
 from drillbook.core.contracts import GENESIS_HASH, canonical_json
 from drillbook.ledger.canonical import BATCH, canonical_many
+from drillbook.ledger.heads import ChainFormat as ChainFormat  # with the heads, which name it
+from drillbook.ledger.heads import ChainHead, HeadCheck, check_head
 
-ChainProblemKind = Literal["tampered", "fork", "reordered", "gap"]
-ChainFormat = Literal["evidence_records", "eleanor_ledger"]
+ChainProblemKind = Literal["tampered", "fork", "reordered", "gap", "unreadable"]
 
 ELEANOR_GENESIS: Final = ""
 """prev_hash of the first record of an ELEANOR V8 ledger."""
@@ -63,11 +69,13 @@ class ChainProblem:
     """0-based index of the offending record in the order verified."""
     trace_id: str | None
     detail: str
+    line: int | None = None
+    """Its line in a JSON-lines file (1-based); None for a store without lines (a table)."""
 
     def describe(self) -> str:
-        where = f"record #{self.position}" + (
-            f" (trace_id={self.trace_id!r})" if self.trace_id else ""
-        )
+        where = f"line {self.line}" if self.line is not None else f"record #{self.position}"
+        if self.trace_id:
+            where += f" (trace_id={self.trace_id!r})"
         return f"{self.kind} at {where}: {self.detail}"
 
 
@@ -80,20 +88,31 @@ class ChainReport:
     problems: tuple[ChainProblem, ...]
     last_hash: str
     """record_hash of the last record (the head of the chain)."""
+    head: HeadCheck | None = None
+    """The head before the fault against this chain, when one was recorded."""
 
     @property
     def intact(self) -> bool:
-        return not self.problems
+        """No break, and the head before the fault (when recorded) still in the chain."""
+        return not self.problems and (self.head is None or self.head.holds)
+
+    @property
+    def first_bad_line(self) -> int | None:
+        """The first line of a JSON-lines file with a problem (None: none, or no lines)."""
+        lines = [p.line for p in self.problems if p.line is not None]
+        return min(lines) if lines else None
 
     def count(self, kind: ChainProblemKind) -> int:
         return sum(1 for p in self.problems if p.kind == kind)
 
     def describe(self, limit: int = 3) -> str:
-        if self.intact:
-            return f"{self.records} records, chain intact"
+        head = "" if self.head is None else f"; {self.head.describe()}"
+        if not self.problems:
+            state = "chain intact" if self.intact else "every link holds"
+            return f"{self.records} records, {state}{head}"
         shown = "; ".join(p.describe() for p in self.problems[:limit])
         more = f" (and {len(self.problems) - limit} more)" if len(self.problems) > limit else ""
-        return f"{self.records} records, {len(self.problems)} chain problem(s): {shown}{more}"
+        return f"{self.records} records, {len(self.problems)} chain problem(s): {shown}{more}{head}"
 
     def figures(self, limit: int = 10) -> dict[str, Any]:
         return {
@@ -104,7 +123,10 @@ class ChainReport:
             "forks": self.count("fork"),
             "reordered": self.count("reordered"),
             "gaps": self.count("gap"),
+            "unreadable": self.count("unreadable"),
+            "first_bad_line": self.first_bad_line,
             "first_problems": [p.describe() for p in self.problems[:limit]],
+            "head": self.head.figures() if self.head is not None else None,
         }
 
 
@@ -439,6 +461,19 @@ def _verify(
     else:
         columns = _Columns([], [], [])
         problems = _scan(scan, records, columns, 0, count, read_columns=True)
+    return _finish(kind, count, columns, problems, genesis)
+
+
+def _finish(
+    kind: ChainFormat,
+    count: int,
+    columns: _Columns,
+    problems: list[ChainProblem],
+    genesis: str,
+    lines: Sequence[int] | None = None,
+) -> ChainReport:
+    """The links of a chain whose records were scanned: every problem, by position (each with
+    its line, when `lines` gives the line of each record)."""
     prev_hashes = list(map(str, columns.prev_hashes))
     record_hashes = list(map(str, columns.record_hashes))
     # Two records can share a predecessor while every link holds only if some record_hash
@@ -454,7 +489,12 @@ def _verify(
     if not links_hold:
         trace_ids = [t if isinstance(t, str) else None for t in columns.trace_ids]
         problems += link_problems(prev_hashes, record_hashes, trace_ids, genesis=genesis)
-    problems.sort(key=lambda p: p.position)
+    if lines is not None:
+        problems = [
+            p if p.line is not None else replace(p, line=lines[p.position]) for p in problems
+        ]
+    # An unreadable line has the position of the record after it, and comes first.
+    problems.sort(key=lambda p: (p.position, p.line if p.line is not None else 0))
     return ChainReport(
         kind, count, tuple(problems), record_hashes[-1] if record_hashes else genesis
     )
@@ -471,6 +511,95 @@ def _canonical_values(values: list[Any]) -> list[str]:
     if all(type(value) is str for value in values):
         return list(map(encode_basestring_ascii, values))
     return list(map(_canonical_value, values))
+
+
+_SCANS: Final[dict[ChainFormat, Scan]] = {
+    "evidence_records": _evidence_batch,
+    "eleanor_ledger": _eleanor_batch,
+}
+GENESIS: Final[dict[ChainFormat, str]] = {
+    "evidence_records": GENESIS_HASH,
+    "eleanor_ledger": ELEANOR_GENESIS,
+}
+"""The prev_hash of each format's first record."""
+
+
+def scan_rows(
+    kind: ChainFormat, rows: Sequence[Mapping[str, Any]], first: int
+) -> list[ChainProblem]:
+    """The tampered records among parsed rows (positioned from `first`), found exactly as the
+    format's verifier finds them; their links are not followed here."""
+    return _scan_at(_SCANS[kind], rows, _Columns([], [], []), first)
+
+
+def _scan_at(
+    scan: Scan, rows: Sequence[Mapping[str, Any]], columns: _Columns, position: int
+) -> list[ChainProblem]:
+    """Scan `rows`, the first at chain position `position`, a batch at a time, adding their
+    linking fields to `columns`."""
+    problems: list[ChainProblem] = []
+    for start in range(0, len(rows), _SCAN_BATCH):
+        chunk = rows[start : start + _SCAN_BATCH]
+        batch = _Columns.of(chunk)
+        columns.extend(batch)
+        problems += scan(chunk, batch, position + start)
+    return problems
+
+
+def chain_gone(before: ChainHead) -> ChainReport:
+    """The report of a store that holds no chain any more (a file deleted or emptied, a table
+    dropped) where `before` was the head: no problem in it, and the head not held."""
+    kind = before.chain_format
+    head = check_head(before, [], [], int, where=before.where)
+    return ChainReport(kind, 0, (), GENESIS[kind], head=head)
+
+
+class ChainAccumulator:
+    """A chain verified as it is read, a batch of records at a time (a file streamed, whose
+    records need not all be held at once); its links are followed once the last is in.
+
+    Each batch comes with its records' problems already found (`add_rows` finds them for
+    rows as parsed, in the format's batch scan; a faster reader finds them itself and hands
+    over the linking fields with `add_checked`).
+    """
+
+    def __init__(self, kind: ChainFormat, *, genesis: str | None = None) -> None:
+        self.kind = kind
+        self.genesis = GENESIS[kind] if genesis is None else genesis
+        self.count = 0
+        """Records added so far: the position of the next."""
+        self._columns = _Columns([], [], [])
+        self._problems: list[ChainProblem] = []
+        self._scan = _SCANS[kind]
+
+    def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Parsed records, next in the chain's order: hashed here, exactly as the format's
+        verifier does."""
+        self._problems += _scan_at(self._scan, rows, self._columns, self.count)
+        self.count += len(rows)
+
+    def add_checked(
+        self,
+        trace_ids: list[Any],
+        prev_hashes: list[Any],
+        record_hashes: list[Any],
+        problems: Sequence[ChainProblem],
+    ) -> None:
+        """Records next in the chain's order whose hashes the caller has checked (`problems`,
+        positioned from `count`): their linking fields, by record."""
+        self._columns.extend(_Columns(trace_ids, prev_hashes, record_hashes))
+        self._problems += problems
+        self.count += len(record_hashes)
+
+    def add_problem(self, problem: ChainProblem) -> None:
+        """A problem that is no record's hash (an unreadable line before record `count`)."""
+        self._problems.append(problem)
+
+    def report(self, lines: Sequence[int] | None = None) -> ChainReport:
+        """Every record added, verified and linked; `lines` gives each record's line."""
+        return _finish(
+            self.kind, self.count, self._columns, list(self._problems), self.genesis, lines
+        )
 
 
 VERIFIERS: Final[dict[ChainFormat, Callable[[Sequence[Mapping[str, Any]]], ChainReport]]] = {

@@ -47,6 +47,9 @@ class StoredRecord:
     """Its place in the store's own order (row id, line number); used to find reordering."""
     record_hash: str | None = None
     """The stored record's chain hash, when the store has one."""
+    content: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The record as the store returned it, for sources that return it whole (HTTP): held to
+    what the writer sent (drillbook.ledger.readback)."""
 
 
 @dataclass(frozen=True)

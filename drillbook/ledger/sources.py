@@ -1,8 +1,9 @@
 """Where the survivors are read back from: a Postgres table, a JSON-lines file, or HTTP.
 
-Each source answers three questions: which of this drill's writes are stored (and in what order,
-with what hash), how many records the store holds in all (the plan's `SELECT COUNT(*)`), and
-whether the store's hash chain is intact. A source that cannot be read says so with one
+Each source answers four questions: which of this drill's writes are stored (and in what order,
+with what hash), how many records the store holds in all (the plan's `SELECT COUNT(*)`), whether
+the store's hash chain is intact and, given the chain's head before the fault, whether it still
+holds that head (drillbook.ledger.heads). A source that cannot be read says so with one
 `ReadBackFailed`; a store that is simply empty (a dropped table, a truncated file) is not an
 error but a finding: everything in it was lost.
 """
@@ -10,26 +11,27 @@ error but a finding: everything in it was lost.
 from __future__ import annotations
 
 import gc
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from drillbook.errors import DrillError
-from drillbook.ledger.chain import ChainReport, verify_eleanor_ledger, verify_evidence_chain
+from drillbook.ledger.chain import ChainReport, chain_gone, verify_evidence_chain
 from drillbook.ledger.checker import StoredRecord
+from drillbook.ledger.heads import ChainHead, check_head
+from drillbook.ledger.jsonl_scan import JsonlScan, parse_line, scan_jsonl
 from drillbook.probes.auth import TokenProvider
 
 _CHAIN_COLUMNS = ("payload", "payload_hash", "prev_hash", "record_hash")
-_ELEANOR_FIELDS = ("event_id", "event", "payload", "payload_hash", "prev_hash", "record_hash")
 _THROTTLED_RETRIES = 3
 
 
@@ -51,8 +53,14 @@ class RecordSource(Protocol):
         """How many records the store holds in all; None when the source cannot say."""
         ...
 
-    def chain(self) -> ChainReport | None:
-        """The whole store's hash chain verified; None when the store has no chain."""
+    def chain(self, anchor: ChainHead | None = None) -> ChainReport | None:
+        """The whole store's hash chain verified; None when the store has no chain. With
+        `anchor` (the head before the fault), the report also says whether the chain still
+        holds it, and is not intact when it does not."""
+        ...
+
+    def head(self) -> ChainHead | None:
+        """The chain's last record now; None when the store has no chain or it is empty."""
         ...
 
 
@@ -150,127 +158,154 @@ class TableSource:
                 ) from None
         return int(row["n"]) if row is not None else 0
 
-    def chain(self) -> ChainReport | None:
+    def chain(self, anchor: ChainHead | None = None) -> ChainReport | None:
         with self._connect() as conn:
             try:
                 columns = self._columns(conn)
                 if not columns:
-                    return verify_evidence_chain([])
-                if not all(c in columns for c in _CHAIN_COLUMNS):
-                    return None
-                rows = conn.execute(
-                    sql.SQL(
-                        "SELECT trace_id, payload, payload_hash, prev_hash, record_hash "
-                        "FROM {table} ORDER BY id"
-                    ).format(table=self._identifier())
-                ).fetchall()
+                    rows: list[dict[str, Any]] = []
+                elif not all(c in columns for c in _CHAIN_COLUMNS):
+                    return None if anchor is None else chain_gone(anchor)
+                else:
+                    rows = conn.execute(
+                        sql.SQL(
+                            "SELECT id, trace_id, payload, payload_hash, prev_hash, record_hash "
+                            "FROM {table} ORDER BY id"
+                        ).format(table=self._identifier())
+                    ).fetchall()
             except pg_errors.UndefinedTable:
-                return verify_evidence_chain([])
+                rows = []
             except psycopg.Error as exc:
                 raise ReadBackFailed(
                     f"cannot read the chain of {self.description}: {_first_line(exc)}"
                 ) from None
-        return verify_evidence_chain(rows)
+        report = verify_evidence_chain(rows)
+        if anchor is None:
+            return report
+        if not rows:
+            return chain_gone(anchor)
+        ids = [int(row["id"]) for row in rows]
+        hashes = [row["record_hash"] for row in rows]
+        traces = [row["trace_id"] for row in rows]
+        return replace(report, head=check_head(anchor, hashes, traces, ids.__getitem__, where="id"))
+
+    def head(self) -> ChainHead | None:
+        with self._connect() as conn:
+            try:
+                if not all(c in self._columns(conn) for c in _CHAIN_COLUMNS):
+                    return None  # no chain (or no table): no head to keep
+                row = conn.execute(
+                    sql.SQL(
+                        "SELECT id, trace_id, record_hash FROM {table} ORDER BY id DESC LIMIT 1"
+                    ).format(table=self._identifier())
+                ).fetchone()
+            except pg_errors.UndefinedTable:
+                return None
+            except psycopg.Error as exc:
+                raise ReadBackFailed(
+                    f"cannot read the chain head of {self.description}: {_first_line(exc)}"
+                ) from None
+        if row is None or not isinstance(row["record_hash"], str):
+            return None
+        trace = row["trace_id"]
+        return ChainHead(
+            "evidence_records",
+            int(row["id"]),
+            row["record_hash"],
+            trace if isinstance(trace, str) else None,
+            "id",
+        )
 
 
 def parse_json_lines(data: bytes) -> list[dict[str, Any]]:
     """The JSON objects of a JSON-lines file, in order; a line that is not one (a torn line
     from a crash mid-write, text that is not JSON) holds no complete record and is skipped.
-
-    One orjson call per line (measured faster than joining the lines into one array: the join
-    copies the file once more), with the cyclic garbage collector paused."""
+    Parsed as json parses them (drillbook.ledger.jsonl_scan.parse_line), with the cyclic
+    garbage collector paused."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loads = orjson.loads
-        try:
-            values = [loads(line) for line in data.splitlines() if line]
-        except orjson.JSONDecodeError:
-            values = [_parse_line(line) for line in data.splitlines() if line]
+        values = [parse_line(line) for line in data.splitlines() if line]
     finally:
         if collecting:
             gc.enable()
-    return [value for value in values if isinstance(value, dict)]
-
-
-def _parse_line(line: bytes) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:
-            return json.loads(line)  # NaN, an integer past 64 bits: json reads them
-        except ValueError:
-            return None
+    return [value for value in values if value is not None]
 
 
 class JsonlSource:
     """A JSON-lines file (ELEANOR's evidence file, or its hash-chained ledger).
 
-    The file is read and parsed once for as long as it does not change (its inode, size and
-    modification time): a check asks for its count, its records and its chain, and a million
-    records take seconds to parse, not to be parsed three times. Lines are parsed by orjson
-    with the cyclic garbage collector paused: a million new dicts otherwise make the collector
-    walk every one of them again and again (9-10 s of a million-record parse, against 1.4 s).
-    A line orjson refuses (NaN, an integer past 64 bits) is parsed by json, as before.
+    The file is read in one pass that gives its count, the drill's writes and its chain at once
+    (drillbook.ledger.jsonl_scan), and that pass is kept for as long as the file does not
+    change (its inode, size and modification time), or, within `pinned()`, for as long as the
+    block lasts: one check reads the file once even while writes go on appending to it.
+    Positions are line numbers (1-based).
     """
 
     def __init__(self, path: Path, *, trace_field: str = "trace_id") -> None:
         self._path = path
         self._trace_field = trace_field
         self.description = f"file {path}"
-        self._parsed: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None
+        self._scanned: tuple[tuple[int, int, int], JsonlScan] | None = None
+        self._pinned = False
+        self._held: JsonlScan | None = None
+        """The pass every answer comes from within `pinned()`, once made."""
 
-    def _records(self) -> list[dict[str, Any]]:
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within the block, every answer comes from one pass over the file (the first made
+        in the block, or the last one if the file has not changed since)."""
+        self._pinned, self._held = True, None
+        try:
+            yield
+        finally:
+            self._pinned, self._held = False, None
+
+    def _scan(self) -> JsonlScan:
+        if self._held is None:
+            scanned = self._current()
+            if self._pinned:
+                self._held = scanned
+            return scanned
+        return self._held
+
+    def _current(self) -> JsonlScan:
+        """The pass over the file as it is now (the last one, if the file has not changed)."""
         try:
             status = self._path.stat()
         except FileNotFoundError:
-            return []  # the file is gone: every write in it is lost
+            return _NO_RECORDS  # the file is gone: every write in it is lost
         except OSError as exc:
             raise ReadBackFailed(f"cannot read back {self.description}: {exc}") from None
         version = (status.st_ino, status.st_size, status.st_mtime_ns)
-        if self._parsed is not None and self._parsed[0] == version:
-            return self._parsed[1]
+        if self._scanned is not None and self._scanned[0] == version:
+            return self._scanned[1]
         try:
             data = self._path.read_bytes()
         except FileNotFoundError:
-            return []
+            return _NO_RECORDS
         except OSError as exc:
             raise ReadBackFailed(f"cannot read back {self.description}: {exc}") from None
-        records = parse_json_lines(data)
-        self._parsed = (version, records)
-        return records
+        scanned = scan_jsonl(data, trace_field=self._trace_field)
+        # What was read may be newer than the status taken before it: kept under the older
+        # version, it is read again at the next change, never taken for a later file.
+        self._scanned = (version, scanned)
+        return scanned
 
     def read(self, prefix: str, trace_ids: Sequence[str]) -> list[StoredRecord]:
-        records = self._records()
-        field = self._trace_field
-        # The drill's writes are a few among the service's records: find their positions in
-        # one pass over the trace ids, then build a StoredRecord for those only.
-        traces = [record.get(field) for record in records]
-        ours = [
-            position
-            for position, trace_id in enumerate(traces)
-            if type(trace_id) is str and trace_id.startswith(prefix)
-        ]
-        stored: list[StoredRecord] = []
-        for position in ours:
-            digest = records[position].get("record_hash")
-            stored.append(
-                StoredRecord(
-                    str(traces[position]), position, digest if isinstance(digest, str) else None
-                )
-            )
-        return stored
+        return self._scan().stored(prefix)
 
     def count(self) -> int | None:
-        return len(self._records())
+        return self._scan().count
 
-    def chain(self) -> ChainReport | None:
-        records = self._records()
-        if records and all(field in records[0] for field in _ELEANOR_FIELDS):
-            return verify_eleanor_ledger(records)
-        if records and all(field in records[0] for field in ("trace_id", *_CHAIN_COLUMNS)):
-            return verify_evidence_chain(records)
-        return None
+    def chain(self, anchor: ChainHead | None = None) -> ChainReport | None:
+        return self._scan().anchored(anchor)
+
+    def head(self) -> ChainHead | None:
+        return self._scan().head()
+
+
+_NO_RECORDS = JsonlScan([], [], range(1, 1), None)
 
 
 class HttpSource:
@@ -309,6 +344,7 @@ class HttpSource:
                     trace_id,
                     int(sequence) if isinstance(sequence, int) else index,
                     digest if isinstance(digest, str) else None,
+                    content=document,
                 )
             )
         stored.sort(key=lambda record: record.position)
@@ -341,7 +377,10 @@ class HttpSource:
     def count(self) -> int | None:
         return None
 
-    def chain(self) -> ChainReport | None:
+    def chain(self, anchor: ChainHead | None = None) -> ChainReport | None:
+        return None
+
+    def head(self) -> ChainHead | None:
         return None
 
 

@@ -8,6 +8,13 @@ reads back what survived (drillbook.ledger.sources), compares (drillbook.ledger.
 reports each breach of the plan's data objectives as an "RPO breach". With several sources
 (`[ledger] source = ["jsonl", "http"]`) each one is read back and must hold every
 acknowledgement: a write missing from any of them is lost, and the report says from which.
+
+Beside loss, the data check holds the store's integrity ("Data integrity breach"): no write
+stored twice or other than acknowledged, a record read back whole (HTTP) showing what was
+written (drillbook.ledger.readback), the hash chain intact, and the chain's head as it was
+when the writer started (before the baseline, so before any fault) still in the chain after
+recovery: a chain truncated or rewritten keeps every link but loses that head
+(drillbook.ledger.heads).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +40,8 @@ from drillbook.errors import ConfigError, InvalidDrill, VerificationFailed
 from drillbook.ledger.acks import AckFile, Acknowledgement, FailedWrite
 from drillbook.ledger.chain import ChainReport
 from drillbook.ledger.checker import LedgerCheck, check_sources
+from drillbook.ledger.heads import ChainHead
+from drillbook.ledger.readback import ContentCheck, check_content, write_body
 from drillbook.ledger.sources import (
     HttpSource,
     JsonlSource,
@@ -103,6 +113,12 @@ class LedgerWriter:
         self.last_chain: ChainReport | None = None
         self.last_chains: dict[str, ChainReport | None] = {}
         """Each source's chain at the last read-back (None: that source has no chain)."""
+        self.heads_before: dict[str, ChainHead | None] = {}
+        """Each source's chain head when the writer started (None: no chain, or empty)."""
+        self.heads_after: dict[str, ChainHead | None] = {}
+        """Each source's chain head at the last read-back."""
+        self.last_contents: dict[str, ContentCheck | None] = {}
+        """Each source's records read back whole, held to what was sent (None: none were)."""
         self.check_error: str | None = None
         self.records_before: int | None = None
         self.records_after: int | None = None
@@ -126,6 +142,9 @@ class LedgerWriter:
             # a configuration problem to report now, not a data loss to find after the fault.
             self.counts_before = {each.description: each.count() for each in self.sources}
             self.records_before = _first_count(self.counts_before)
+            # The head before anything is written or injected: after recovery the chain must
+            # still hold it (truncated or rewritten history loses it, links intact or not).
+            self.heads_before = {each.description: each.head() for each in self.sources}
         except ReadBackFailed as exc:
             raise InvalidDrill(
                 f"the write ledger cannot read back its store before the drill ({exc}); nothing "
@@ -171,9 +190,24 @@ class LedgerWriter:
         if self.check_error is not None:
             figures["check_error"] = self.check_error
         figures["chain"] = self.last_chain.figures() if self.last_chain is not None else None
+        figures["chain_heads"] = self._head_figures()
+        contents = {name: c.figures() for name, c in self.last_contents.items() if c is not None}
+        if contents:
+            figures["read_back_content"] = contents
         if len(self.sources) > 1:
             figures["by_source"] = self._source_figures()
         return figures
+
+    def _head_figures(self) -> dict[str, dict[str, Any]]:
+        """Each chained source's head before the drill and at the last read-back."""
+        return {
+            name: {
+                "before": before.figures() if before is not None else None,
+                "after": after.figures() if (after := self.heads_after.get(name)) else None,
+            }
+            for name, before in self.heads_before.items()
+            if before is not None or self.heads_after.get(name) is not None
+        }
 
     def _source_figures(self) -> dict[str, dict[str, Any]]:
         """Each source's own verdict, record counts and chain, by its description."""
@@ -214,22 +248,37 @@ class LedgerWriter:
             acks = list(self._acks)
             sent_before = list(self._attempted)
         try:
-            stored = {
-                each.description: each.read(self.prefix, sent_before) for each in self.sources
-            }
-            # Taken after the reads: whatever is stored was sent before it was stored, so a
-            # write stored during a read is "sent, not yet acknowledged", never "unexpected".
-            with self._lock:
-                attempted = set(self._attempted)
-            result = check_sources(
-                acks,
-                stored,
-                attempted=attempted,
-                fault_at=fault_at,
-                checked_at=self._clock.monotonic(),
-            )
-            chains = {each.description: each.chain() for each in self.sources}
-            counts = {each.description: each.count() for each in self.sources}
+            with ExitStack() as held:
+                # A source that can hold one reading of its store (a file still being appended
+                # to) answers the read-back, the chain and the count from that one reading.
+                for each in self.sources:
+                    pinned = getattr(each, "pinned", None)
+                    if callable(pinned):
+                        held.enter_context(pinned())
+                stored = {
+                    each.description: each.read(self.prefix, sent_before) for each in self.sources
+                }
+                # Taken after the reads: whatever is stored was sent before it was stored, so
+                # a write stored during a read is "sent, not yet acknowledged", never
+                # "unexpected".
+                with self._lock:
+                    attempted = set(self._attempted)
+                result = check_sources(
+                    acks,
+                    stored,
+                    attempted=attempted,
+                    fault_at=fault_at,
+                    checked_at=self._clock.monotonic(),
+                )
+                chains = {
+                    each.description: each.chain(self.heads_before.get(each.description))
+                    for each in self.sources
+                }
+                heads = {
+                    each.description: _head_now(each, chains[each.description])
+                    for each in self.sources
+                }
+                counts = {each.description: each.count() for each in self.sources}
         except ReadBackFailed as exc:
             self.check_error = str(exc)
             if final:
@@ -237,6 +286,11 @@ class LedgerWriter:
             raise
         self.last_check, self.check_error = result, None
         self.last_chains, self.last_chain = chains, _verdict_chain(chains)
+        self.heads_after = heads
+        self.last_contents = {
+            name: check_content(records, self.run_id, self.prefix)
+            for name, records in stored.items()
+        }
         self.counts_after, self.records_after = counts, _first_count(counts)
         return result
 
@@ -251,7 +305,7 @@ class LedgerWriter:
         assert result is not None
         return breaches_of(
             result, records=self.settings.records, objectives=self.objectives
-        ) + integrity_breaches(result, self.last_chains)
+        ) + integrity_breaches(result, self.last_chains, self.last_contents)
 
     # -- the writer thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -282,11 +336,7 @@ class LedgerWriter:
         trace_id = self.trace_id(seq)
         with self._lock:
             self._attempted.append(trace_id)
-        body = {
-            "input": f"drillbook ledger write {seq}",
-            "context": {"drillbook_run": self.run_id, "sequence": seq},
-            "trace_id": trace_id,
-        }
+        body = write_body(self.run_id, seq, trace_id)
         headers = dict(self._headers)
         sent = self._clock.monotonic()
         try:
@@ -349,6 +399,13 @@ def _first_count(counts: Mapping[str, int | None]) -> int | None:
     return next((count for count in counts.values() if count is not None), None)
 
 
+def _head_now(source: RecordSource, chain: ChainReport | None) -> ChainHead | None:
+    """The source's chain head now: from the head check when the chain had one, else asked."""
+    if chain is not None and chain.head is not None:
+        return chain.head.head_after
+    return source.head() if chain is not None else None
+
+
 def _verdict_chain(chains: Mapping[str, ChainReport | None]) -> ChainReport | None:
     """The chain a verdict rests on: a broken one if any source's is, else the first there."""
     present = [chain for chain in chains.values() if chain is not None]
@@ -380,10 +437,15 @@ def breaches_of(result: LedgerCheck, *, records: str, objectives: Objectives) ->
     return breaches
 
 
-def integrity_breaches(result: LedgerCheck, chains: Mapping[str, ChainReport | None]) -> list[str]:
+def integrity_breaches(
+    result: LedgerCheck,
+    chains: Mapping[str, ChainReport | None],
+    contents: Mapping[str, ContentCheck | None] | None = None,
+) -> list[str]:
     """What the store holds that it should not: a write stored twice, a write stored other
-    than acknowledged, a hash chain broken. Each fails the data check as a loss does (the
-    plan's evidence is an audit log: a duplicated or altered record is as bad as a lost one)."""
+    than acknowledged or read back other than written, a hash chain broken or without its
+    head from before the fault. Each fails the data check as a loss does (the plan's evidence
+    is an audit log: a duplicated or altered record is as bad as a lost one)."""
     breaches: list[str] = []
     if result.duplicated:
         breaches.append(
@@ -395,6 +457,9 @@ def integrity_breaches(result: LedgerCheck, chains: Mapping[str, ChainReport | N
             f"Data integrity breach: {len(result.altered)} write(s) stored with other content "
             f"than was acknowledged (record_hash differs; first: {', '.join(result.altered[:3])})"
         )
+    for source, content in (contents or {}).items():
+        if content is not None and content.altered:
+            breaches.append(f"Data integrity breach: {source}: {content.describe()}")
     for source, chain in chains.items():
         if chain is not None and not chain.intact:
             breaches.append(f"Data integrity breach: {source}: {chain.describe()}")

@@ -23,6 +23,7 @@ from drillbook.ledger.acks import read_ack_file
 from drillbook.ledger.chain import ChainReport
 from drillbook.ledger.checker import StoredRecord
 from drillbook.ledger.configuration import ConfigurationChecksums
+from drillbook.ledger.heads import ChainHead
 from drillbook.ledger.sources import ReadBackFailed
 from drillbook.ledger.writer import LedgerWriter
 from tests.unit.test_drill_engine import down_between, fault, make_drill
@@ -61,7 +62,10 @@ class ScriptedStore:
             raise ReadBackFailed("the scripted store is unreadable")
         return len(self.records)
 
-    def chain(self) -> ChainReport | None:
+    def chain(self, anchor: ChainHead | None = None) -> ChainReport | None:
+        return None
+
+    def head(self) -> ChainHead | None:
         return None
 
 
@@ -286,7 +290,7 @@ class DoublingStore(ScriptedStore):
         stored = super().read(prefix, trace_ids)
         return [*stored, StoredRecord(stored[2].trace_id, len(stored), stored[2].record_hash)]
 
-    def chain(self) -> ChainReport | None:
+    def chain(self, anchor: ChainHead | None = None) -> ChainReport | None:
         from drillbook.ledger.chain import ChainProblem
 
         problem = ChainProblem("gap", 5, "trace-5", "prev_hash does not match")
