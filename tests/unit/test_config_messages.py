@@ -138,7 +138,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
             "drill.toml: key 'load.rat': found unknown key 'rat' = 5, expected one of enabled, "
             "users, rate, max_requests, max_duration, baseline, start_timeout, latency_slack, "
             "settle, trace_read_path, workers, external_workers, master_bind_host, master_port, "
-            "error_rate_margin, latency_percentile, latency_ratio_max, min_requests in [load]; "
+            "worker_key_env, error_rate_margin, latency_percentile, latency_ratio_max, "
+            "min_requests in [load]; "
             "did you mean 'rate'?"
         ),
     ),
@@ -676,7 +677,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
             "drill.toml: key 'load.host': found unknown key 'host' = 1, expected one of enabled, "
             "users, rate, max_requests, max_duration, baseline, start_timeout, latency_slack, "
             "settle, trace_read_path, workers, external_workers, master_bind_host, master_port, "
-            "error_rate_margin, latency_percentile, latency_ratio_max, min_requests in [load]"
+            "worker_key_env, error_rate_margin, latency_percentile, latency_ratio_max, "
+            "min_requests in [load]"
         ),
     ),
     (
@@ -709,7 +711,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
             "<overrides>: key 'load.rat': found unknown key 'rat' = '5', expected one of enabled, "
             "users, rate, max_requests, max_duration, baseline, start_timeout, latency_slack, "
             "settle, trace_read_path, workers, external_workers, master_bind_host, master_port, "
-            "error_rate_margin, latency_percentile, latency_ratio_max, min_requests in [load]; "
+            "worker_key_env, error_rate_margin, latency_percentile, latency_ratio_max, "
+            "min_requests in [load]; "
             "did you mean 'rate'?"
         ),
     ),
