@@ -204,7 +204,9 @@ def _check_config(args: argparse.Namespace) -> int:
         f"every {config.probing.interval_seconds}s, {config.probing.healthy_streak} to recover"
     )
     for component in target.components.values():
-        where = component.namespace or component.supervisor_group or "-"
+        where = (
+            component.namespace or component.compose_service or component.supervisor_group or "-"
+        )
         _say(f"  component {component.name}: {component.role}, {component.tier}, {where}")
     _say(f"  {_describe_ledger(config.ledger)}")
     app = config.stack.app

@@ -55,7 +55,11 @@ class _Option:
 
 _OPTIONS = (
     _Option("drillbook-config", "drillbook configuration file (TOML); default: the embedded stack"),
-    _Option("drillbook-platform", "platform to drill: local or kubernetes", override="platform"),
+    _Option(
+        "drillbook-platform",
+        "platform to drill: local, kubernetes or docker",
+        override="platform",
+    ),
     _Option(
         "drillbook-probe-interval",
         "probe interval, e.g. 250ms or 1s (error bar of every RTO)",

@@ -24,7 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.config.model import Component, DrillbookConfig
-from drillbook.config.sections.allow import refuse_unlisted_group, refuse_unlisted_workload
+from drillbook.config.sections.allow import (
+    refuse_unlisted_group,
+    refuse_unlisted_service,
+    refuse_unlisted_workload,
+)
 from drillbook.errors import ConfigError, InvalidDrill, NotAllowed
 from drillbook.stack.run_dir import LOCK_NAME
 from drillbook.target import REUSED_STACK_DIR
@@ -97,6 +101,11 @@ def describe_target(config: DrillbookConfig, component: Component) -> str:
         where = config.kubernetes.context or "(no context)"
         workload = component.workload or f"pods {component.selector}"
         return f"kube context {where}: {workload} in namespace {component.namespace}"
+    if config.platform == "docker":
+        return (
+            f"Compose project {config.docker.project}: service {component.compose_service} "
+            f"({component.role})"
+        )
     group = component.supervisor_group or component.name
     stack = "the embedded stack"
     if config.stack.reuse or config.stack.run_dir:
@@ -112,6 +121,10 @@ def allow_list_refusal(config: DrillbookConfig, component: Component) -> str | N
         if config.platform == "kubernetes":
             workload = component.workload or f"pods {component.selector}"
             refuse_unlisted_workload(config.allow, component.namespace or "", workload)
+        elif config.platform == "docker":
+            refuse_unlisted_service(
+                config.allow, config.docker.project or "", component.compose_service or ""
+            )
         else:
             refuse_unlisted_group(config.allow, component.supervisor_group or component.name)
     except NotAllowed as exc:

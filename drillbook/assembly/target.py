@@ -26,6 +26,10 @@ def open_target(config: DrillbookConfig) -> Target:
         from drillbook.assembly.kubernetes_target import open_kubernetes_target
 
         return open_kubernetes_target(config)
+    if config.platform == "docker":
+        from drillbook.assembly.docker_target import open_docker_target
+
+        return open_docker_target(config)
     if config.target.base_url is not None:
         raise ConfigError(
             f"{config.source}: key 'target.base_url': found {config.target.base_url!r}, but "

@@ -39,6 +39,7 @@ from drillbook.config.sections import (
     allow,
     backup,
     cache,
+    docker,
     findings,
     history,
     kubernetes,
@@ -216,8 +217,11 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
     cluster = kubernetes.parse(context, subtable(context, "kubernetes", data))
     if "kubernetes" in data:
         kwargs["kubernetes"] = cluster
-    # With pod-readiness probes drillbook serves the probe address itself, like the local stack.
-    needs_base_url = platform == "kubernetes" and cluster.probes == "http"
+    if "docker" in data:
+        kwargs["docker"] = docker.parse(context, subtable(context, "docker", data))
+    # With pod-readiness probes drillbook serves the probe address itself, like the local stack;
+    # a Compose project is probed where its users reach it.
+    needs_base_url = (platform == "kubernetes" and cluster.probes == "http") or platform == "docker"
     kwargs["target"] = target.parse(
         context, subtable(context, "target", data), platform, needs_base_url=needs_base_url
     )
@@ -260,9 +264,46 @@ def _build(context: Context, data: dict[str, Any]) -> DrillbookConfig:
             'e.g. context = "kind-eleanor-drills" under [kubernetes]; `kubectl config '
             "get-contexts` lists them",
         )
+    if config.platform == "docker" and config.docker.project is None:
+        # Containers are found by their project's label: without it a service name such as
+        # "app" could match another project's containers on the same engine.
+        context.fail(
+            "docker.project",
+            MISSING,
+            "the Compose project to drill, named in the file",
+            'e.g. project = "eleanor" under [docker]; `docker compose ls` lists them',
+        )
     _guard_production(context, config)
     _guard_allow_list(context, config)
+    _guard_compose_allow_list(context, config)
     return config
+
+
+def _guard_compose_allow_list(context: Context, config: DrillbookConfig) -> None:
+    """On Docker the file must list the Compose services drills may touch ("project/service"),
+    and every component's service must be on it: an engine runs whatever else is deployed on
+    the machine too."""
+    if config.platform != "docker":
+        return
+    allowed = config.allow.compose_services
+    project = config.docker.project or ""
+    if not allowed:
+        context.fail(
+            "allow.compose_services",
+            MISSING,
+            'the Compose services drills may fault, as "project/service"',
+            "drills are destructive: on Docker the file lists what they may touch, e.g. "
+            f'compose_services = ["{project}/app"] under [allow]',
+        )
+    for name, component in config.target.components.items():
+        qualified = f"{project}/{component.compose_service}"
+        if component.compose_service is not None and qualified not in allowed:
+            context.fail(
+                f"target.components.{name}.compose_service",
+                component.compose_service,
+                f"a service of allow.compose_services ({quoted(list(allowed))})",
+                f'add "{qualified}" to allow.compose_services to drill it',
+            )
 
 
 def _guard_allow_list(context: Context, config: DrillbookConfig) -> None:

@@ -22,6 +22,7 @@ from drillbook.config.sections.auth import AuthSettings
 from drillbook.config.sections.backup import BackupSettings
 from drillbook.config.sections.cache import CacheSettings
 from drillbook.config.sections.components import COMPONENT_ROLES, Component, ComponentRole
+from drillbook.config.sections.docker import DockerSettings
 from drillbook.config.sections.findings import FindingSettings
 from drillbook.config.sections.history import HistorySettings
 from drillbook.config.sections.kubernetes import (
@@ -79,6 +80,7 @@ __all__ = [
     "ComponentRole",
     "Condition",
     "ConditionOp",
+    "DockerSettings",
     "DrillbookConfig",
     "HistorySettings",
     "HttpProbe",
@@ -122,7 +124,8 @@ class DrillbookConfig:
         metadata=setting(
             Choice(PLATFORMS),
             'Where faults are injected: "local" processes under supervisord (the embedded '
-            'stack), or "kubernetes" through the cluster\'s API.',
+            'stack), "kubernetes" through the cluster\'s API, or "docker" containers of a '
+            "Compose project through the Docker engine's API.",
         ),
     )
     allow_production: bool = field(
@@ -192,6 +195,12 @@ class DrillbookConfig:
         default=KubernetesSettings(),
         metadata=setting(
             Table(KubernetesSettings), 'The cluster and contexts of platform "kubernetes".'
+        ),
+    )
+    docker: DockerSettings = field(
+        default=DockerSettings(),
+        metadata=setting(
+            Table(DockerSettings), 'The engine and Compose project of platform "docker".'
         ),
     )
     ledger: LedgerSettings = field(

@@ -353,7 +353,7 @@ def test_overrides_accept_text_for_booleans_and_integers() -> None:
         ({"probing.interval": "-1s"}, "probing.interval", "a duration of 0 or more"),
         ({"probing.healthy_streak": "0"}, "probing.healthy_streak", "an integer >= 1"),
         ({"stack.reuse": "maybe"}, "stack.reuse", "true or false"),
-        ({"platform": "docker"}, "platform", "one of 'local', 'kubernetes'"),
+        ({"platform": "nomad"}, "platform", "one of 'local', 'kubernetes', 'docker'"),
         ({"probing.intervl": "1s"}, "probing.intervl", "did you mean 'interval'?"),
         ({"stak.reuse": True}, "stak", "did you mean 'stack'?"),
         ({"stack.app_replicas": 9}, "stack.app_replicas", "<= stack.max_app_replicas (5)"),

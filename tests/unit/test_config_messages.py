@@ -26,8 +26,8 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         (
             "drill.toml: key 'zz': found unknown key 'zz' = 1, expected one of platform, "
             "allow_production, allow, objectives, probing, target, stack, findings, sites, stop, "
-            "verification, cache, load, kubernetes, ledger, backup, secrets, history, schedule, "
-            "notify at the top"
+            "verification, cache, load, kubernetes, docker, ledger, backup, secrets, history, "
+            "schedule, notify at the top"
         ),
     ),
     (
@@ -98,7 +98,7 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         (
             "drill.toml: key 'target.components.app.teir': found unknown key 'teir' = 'full', "
             "expected one of role, tier, namespace, selector, workload, supervisor_group, "
-            "health_field in [target.components.app]; did you mean 'tier'?"
+            "compose_service, health_field in [target.components.app]; did you mean 'tier'?"
         ),
     ),
     (
@@ -750,7 +750,10 @@ MESSAGES: tuple[tuple[str, str, dict[str, object], str], ...] = (
         "override_into_value",
         PROBE,
         {"platform.name": "x"},
-        ("<overrides>: key 'platform': found {'name': 'x'}, expected one of 'local', 'kubernetes'"),
+        (
+            "<overrides>: key 'platform': found {'name': 'x'}, expected one of 'local', "
+            "'kubernetes', 'docker'"
+        ),
     ),
     (
         "override_bad_key",

@@ -110,6 +110,7 @@ def test_the_reference_walks_every_table() -> None:
         "[cache]",
         "[load]",
         "[kubernetes]",
+        "[docker]",
         "[ledger]",
         "[backup]",
         "[secrets]",

@@ -23,6 +23,7 @@ __all__ = [
     "parse",
     "refuse_unlisted_group",
     "refuse_unlisted_server",
+    "refuse_unlisted_service",
     "refuse_unlisted_workload",
 ]
 
@@ -92,7 +93,8 @@ class AllowSettings:
         default=(),
         metadata=setting(
             TextList(),
-            'Docker Compose services that may be faulted, as "project/service".',
+            'Docker Compose services that may be faulted, as "project/service"; required on '
+            'platform "docker" (every component\'s docker.project/compose_service listed).',
         ),
     )
 
@@ -148,6 +150,17 @@ def refuse_unlisted_group(allowed: AllowSettings, group: str) -> None:
         raise NotAllowed(
             f"supervisor group {group!r} is not in allow.supervisor_groups "
             f"({', '.join(allowed.supervisor_groups)}): refused before touching it"
+        )
+
+
+def refuse_unlisted_service(allowed: AllowSettings, project: str, service: str) -> None:
+    """A Compose service may be faulted only when allow.compose_services names it as
+    "project/service" (the configuration requires the list on platform "docker")."""
+    qualified = f"{project}/{service}"
+    if qualified not in allowed.compose_services:
+        raise NotAllowed(
+            f"Compose service {qualified!r} is not in allow.compose_services "
+            f"({', '.join(allowed.compose_services) or 'none'}): refused before touching it"
         )
 
 

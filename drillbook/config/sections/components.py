@@ -36,6 +36,7 @@ WORKLOAD_KINDS: Final = ("deployment", "statefulset", "daemonset", "replicaset")
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?")
 _WORKLOAD = re.compile(r"([a-z]+)/([a-z0-9]([a-z0-9.\-]*[a-z0-9])?)")
 _DOTTED_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
+_COMPOSE_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _is_workload(text: str) -> bool:
@@ -103,6 +104,23 @@ class Component:
         default=None,
         metadata=setting(Text(), "Local platform: the supervisord group name of its processes."),
     )
+    compose_service: str | None = field(
+        default=None,
+        metadata=setting(
+            Text(
+                rules=(
+                    Rule(
+                        lambda service: _COMPOSE_SERVICE.fullmatch(service),
+                        "a Compose service name (letters, digits, '.', '_', '-')",
+                    ),
+                ),
+                what="service name",
+            ),
+            "Docker platform: the Compose service of its containers (label "
+            'com.docker.compose.service) in the project docker.project, e.g. "app" '
+            '(required on platform "docker").',
+        ),
+    )
     health_field: str | None = field(
         default=None,
         metadata=setting(
@@ -139,7 +157,16 @@ MATCH_EVERYTHING: Final = frozenset({"", "*", "all", "{}"})
 def check_placement(
     context: Context, key: str, component: Component, platform: PlatformName
 ) -> None:
-    """On Kubernetes, drills find the pods to disrupt by namespace and label selector."""
+    """On Kubernetes, drills find the pods to disrupt by namespace and label selector; on
+    Docker, the containers by Compose service."""
+    if platform == "docker" and component.compose_service is None:
+        context.fail(
+            f"{key}.compose_service",
+            MISSING,
+            "the component's Compose service, because platform is 'docker'",
+            "drills find the containers to disrupt by the project's service, e.g. "
+            'compose_service = "app"',
+        )
     if platform == "kubernetes":
         for required, what in (("namespace", "namespace"), ("selector", "label selector")):
             if getattr(component, required) is None:

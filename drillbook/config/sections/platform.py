@@ -6,5 +6,5 @@ from typing import Final, Literal, get_args
 
 __all__ = ["PLATFORMS", "PlatformName"]
 
-PlatformName = Literal["local", "kubernetes"]
+PlatformName = Literal["local", "kubernetes", "docker"]
 PLATFORMS: Final[tuple[PlatformName, ...]] = get_args(PlatformName)

@@ -1,0 +1,371 @@
+"""The `docker` platform: a component is a Compose service (project + service labels) whose
+containers run on a Docker engine, driven through the engine's API (the `docker` SDK).
+
+The verbs are what an operator does to a Compose deployment: kill = the container's process
+dies of SIGKILL (a crash: the engine sees it exit and applies the service's restart policy, so
+a `restart: unless-stopped` service comes back by itself, which the drill times, and one with
+`restart: "no"` stays down until the runbook acts); stop = `docker stop` with the container's
+own grace period; start; restart = the plan's rollout restart, one container at a time; scale =
+`docker compose up -d --scale` (drillbook.platforms.docker_compose). Ready means running and,
+where the container has a health check (the image's HEALTHCHECK or the Compose file's), healthy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from drillbook.config.sections.allow import AllowSettings, refuse_unlisted_service
+from drillbook.core.platform import ComponentStatus, Replica, ReplicaCount
+from drillbook.core.undo import UndoAction
+from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout
+from drillbook.platforms.docker_compose import ComposeProject
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+NUMBER_LABEL = "com.docker.compose.container-number"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+_POLL_SECONDS = 0.1
+_ROLL_TIMEOUT_SECONDS = 120.0
+"""How long one container of a rolling restart may take to be ready again."""
+_KILL_SEEN_SECONDS = 10.0
+_SELF_RESTARTING = frozenset({"always", "unless-stopped", "on-failure"})
+"""Restart policies under which the engine starts a crashed container again."""
+DEFAULT_STOP_GRACE_SECONDS = 10
+"""The engine's own default when a container declares no stop timeout."""
+
+
+@dataclass
+class DockerComponent:
+    """One configured component: the containers of a Compose service."""
+
+    name: str
+    project: str
+    service: str
+    desired: int
+    """The service's scale: containers that should run (the count found at open, then what
+    `scale` set)."""
+
+
+class DockerPlatform:
+    """Platform Protocol over the Docker engine (see drillbook.core.platform.Platform)."""
+
+    name = "docker"
+    UNDO_VERBS = frozenset({"start", "restart", "scale", "reconcile"})
+
+    def __init__(
+        self,
+        client: Any,
+        components: Mapping[str, DockerComponent],
+        compose: ComposeProject,
+    ) -> None:
+        self._client = client
+        self._components = dict(components)
+        self.compose = compose
+        self.allow = AllowSettings()
+        """What may be faulted ([allow] compose_services); set by whoever opens the target."""
+        self._undoing = False
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def replaces_killed_pods(self) -> bool:
+        """Whether the engine restarts a crashed container by itself, as a controller
+        replaces a killed pod: every configured service's containers have a restart policy
+        that does (always, unless-stopped, on-failure). There the plan's `kubectl delete pod`
+        after a crash has been done by the engine, and the runbook only awaits the restarted
+        container (drillbook.scenarios.workloads.runbook.replace_pod): restarting it again
+        would be a second outage, and one that lands while it starts up waits out its whole
+        stop grace period (its PID 1 may not have a signal handler yet)."""
+        policies = {
+            str((c.attrs.get("HostConfig", {}).get("RestartPolicy") or {}).get("Name") or "no")
+            for name in self._components
+            for c in self.containers(name)
+        }
+        return bool(policies) and policies <= _SELF_RESTARTING
+
+    # --- lookup ---------------------------------------------------------------------------
+
+    def component(self, component: str) -> DockerComponent:
+        try:
+            return self._components[component]
+        except KeyError:
+            known = ", ".join(sorted(self._components))
+            raise InvalidDrill(
+                f"component '{component}' is not configured for platform docker; known: {known}"
+            ) from None
+
+    def _refuse_unless_allowed(self, component: str) -> None:
+        """Every verb that changes a service asks first; undos put back what an allowed fault
+        changed and are not asked."""
+        if not self._undoing:
+            comp = self.component(component)
+            refuse_unlisted_service(self.allow, comp.project, comp.service)
+
+    def containers(self, component: str) -> list[Any]:
+        """The service's containers (not one-off `compose run` ones), by container number."""
+        comp = self.component(component)
+        labels = [f"{PROJECT_LABEL}={comp.project}", f"{SERVICE_LABEL}={comp.service}"]
+        found = self._client.containers.list(all=True, filters={"label": labels})
+        services = [c for c in found if c.labels.get(ONEOFF_LABEL, "False") != "True"]
+        return sorted(services, key=lambda c: (int(c.labels.get(NUMBER_LABEL, "0") or 0), c.name))
+
+    # --- what the Protocol reads ----------------------------------------------------------
+
+    def replicas(self, component: str) -> list[Replica]:
+        self.component(component)
+        return [_replica(component, c) for c in self.containers(component)]
+
+    def status(self, component: str) -> ComponentStatus:
+        comp = self.component(component)
+        containers = self.containers(component)
+        return ComponentStatus(
+            component=component,
+            desired=comp.desired,
+            running=sum(1 for c in containers if _running(c)),
+            ready=sum(1 for c in containers if _ready(c)),
+            replicas=tuple(_replica(component, c) for c in containers),
+        )
+
+    def wait_until_ready(self, component: str, *, timeout: float) -> float:
+        comp = self.component(component)
+        started = time.monotonic()
+        while True:
+            containers = self.containers(component)
+            ready = [c.name for c in containers if _ready(c)]
+            if len(ready) >= comp.desired:
+                return time.monotonic() - started
+            if time.monotonic() - started >= timeout:
+                states = ", ".join(f"{c.name} {_state(c)}" for c in containers) or "none"
+                raise RecoveryTimeout(
+                    f"'{component}' not ready after {timeout:.1f}s: {len(ready)} of "
+                    f"{comp.desired} containers ready ({states})"
+                )
+            time.sleep(_POLL_SECONDS)
+
+    def log_tail(self, component: str, *, lines: int = 100) -> dict[str, str]:
+        tails: dict[str, str] = {}
+        for container in self.containers(component):
+            raw = container.logs(tail=lines)
+            tails[container.name] = raw.decode("utf-8", errors="replace") if raw else ""
+        return tails
+
+    # --- what acts -------------------------------------------------------------------------
+
+    def kill(
+        self, component: str, *, count: ReplicaCount = 1, names: Sequence[str] | None = None
+    ) -> list[Replica]:
+        """SIGKILL the main process of `count` running containers: a crash, as the engine sees
+        one (its restart policy applies). Where this process may not signal it (another user,
+        a remote engine), the engine's own kill is used, which Docker counts as an operator's
+        stop: then no restart policy brings the container back."""
+        self._refuse_unless_allowed(component)
+        running = [c for c in self.containers(component) if _running(c)]
+        if names is not None:
+            running = [c for c in running if c.name in names]
+        chosen = running if count == "all" else running[: int(count)]
+        if not chosen:
+            raise FaultFailed(f"no running container of '{component}' to kill")
+        killed = [_replica(component, c) for c in chosen]
+        for container in chosen:
+            _crash(container)
+        self._wait_killed(component, killed)
+        return killed
+
+    def _wait_killed(self, component: str, killed: Sequence[Replica]) -> None:
+        # The engine notices the exit within milliseconds; a restart policy may have started the
+        # container again by then (a new process), which is "killed" too.
+        deadline = time.monotonic() + _KILL_SEEN_SECONDS
+        while time.monotonic() < deadline:
+            now = {r.name: r for r in self.replicas(component)}
+            alive = [
+                r.name
+                for r in killed
+                if (n := now.get(r.name)) is not None and n.running and n.pid == r.pid
+            ]
+            if not alive:
+                return
+            time.sleep(_POLL_SECONDS / 2)
+        raise FaultFailed(f"containers {[r.name for r in killed]} of '{component}' still running")
+
+    def stop(self, component: str) -> None:
+        """`docker stop`: the stop signal, then SIGKILL after the container's grace period."""
+        self._refuse_unless_allowed(component)
+        for container in self.containers(component):
+            if _running(container):
+                container.stop(timeout=_grace(container))
+
+    def start(self, component: str) -> None:
+        """The desired containers running: stopped ones started, missing ones created."""
+        comp = self.component(component)
+        containers = self.containers(component)
+        if len(containers) < comp.desired:
+            self.compose.scale(comp.service, comp.desired)
+            containers = self.containers(component)
+        for container in containers[: comp.desired]:
+            if not _running(container):
+                _start(container)
+
+    def reconcile(self, component: str) -> None:
+        """Undo of a kill or stop: the desired containers running, as after `compose up -d`."""
+        self.start(component)
+
+    def restart(self, component: str) -> None:
+        """The plan's rollout restart: dead containers started at once, then each running one
+        restarted (stop with its grace period, start) and awaited before the next, so that
+        the others keep serving."""
+        self._refuse_unless_allowed(component)
+        comp = self.component(component)
+        containers = self.containers(component)
+        if len(containers) < comp.desired:
+            self.compose.scale(comp.service, comp.desired)
+            containers = self.containers(component)
+        desired = containers[: comp.desired]
+        dead = [c for c in desired if not _running(c)]
+        alive = [c for c in desired if _running(c)]
+        for container in dead:
+            _start(container)
+        for container in alive:
+            container.restart(timeout=_grace(container))
+            self._wait_container_ready(component, container.name)
+
+    def _wait_container_ready(self, component: str, name: str) -> None:
+        deadline = time.monotonic() + _ROLL_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            match = [c for c in self.containers(component) if c.name == name]
+            if match and _ready(match[0]):
+                return
+            time.sleep(_POLL_SECONDS)
+        raise RecoveryTimeout(
+            f"'{component}' container {name} not ready {_ROLL_TIMEOUT_SECONDS:.0f}s after its "
+            "restart; the rolling restart stopped there"
+        )
+
+    def scale(self, component: str, replicas: int) -> None:
+        """`docker compose up -d --no-deps --no-recreate --scale SERVICE=N SERVICE`."""
+        self._refuse_unless_allowed(component)
+        if replicas < 0:
+            raise InvalidDrill(f"cannot scale '{component}' to {replicas} containers")
+        comp = self.component(component)
+        self.compose.scale(comp.service, replicas)
+        comp.desired = replicas
+
+    def set_env(
+        self, component: str, env: Mapping[str, str | None], container: str | None = None
+    ) -> dict[str, str | None]:
+        del env, container
+        raise InvalidDrill(
+            f"platform docker cannot change the environment of '{component}' yet: a Compose "
+            "service's environment is its file (the plan's `kubectl set env` has no engine "
+            "equivalent); drills that need it run on the embedded stack or on Kubernetes"
+        )
+
+    def apply_undo(self, action: UndoAction) -> None:
+        if action.platform != self.name or action.verb not in self.UNDO_VERBS:
+            raise InvalidDrill(f"docker platform cannot execute undo {action.verb!r}")
+        self._undoing = True
+        try:
+            getattr(self, action.verb)(**action.args)
+        finally:
+            self._undoing = False
+
+
+# --- one container -----------------------------------------------------------------------
+
+
+def _fresh(container: Any) -> dict[str, Any]:
+    container.reload()
+    attrs: dict[str, Any] = container.attrs
+    return attrs
+
+
+def _state(container: Any) -> str:
+    state = container.attrs.get("State", {})
+    health = (state.get("Health") or {}).get("Status")
+    status = str(state.get("Status", "unknown"))
+    return f"{status} ({health})" if health else status
+
+
+def _running(container: Any) -> bool:
+    return bool(container.attrs.get("State", {}).get("Running")) and not bool(
+        container.attrs.get("State", {}).get("Restarting")
+    )
+
+
+def _ready(container: Any) -> bool:
+    """Running, and healthy where it has a health check."""
+    if not _running(container):
+        return False
+    health = container.attrs.get("State", {}).get("Health")
+    return health is None or health.get("Status") == "healthy"
+
+
+def _grace(container: Any) -> int:
+    configured = container.attrs.get("Config", {}).get("StopTimeout")
+    return int(configured) if configured is not None else DEFAULT_STOP_GRACE_SECONDS
+
+
+def _start(container: Any) -> None:
+    try:
+        container.start()
+    except Exception as exc:
+        # A restart policy may be starting it at this moment: only a container that is still
+        # not running is a failure.
+        _fresh(container)
+        if not _running(container):
+            raise FaultFailed(f"could not start container {container.name}: {exc}") from exc
+
+
+def _crash(container: Any) -> None:
+    pid = int(container.attrs.get("State", {}).get("Pid") or 0)
+    if pid > 0:
+        with contextlib.suppress(ProcessLookupError):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                return
+            except PermissionError:
+                pass
+    try:
+        container.kill(signal="SIGKILL")
+    except Exception as exc:
+        _fresh(container)
+        if _running(container) and int(container.attrs["State"].get("Pid") or 0) == pid:
+            raise FaultFailed(f"could not kill container {container.name}: {exc}") from exc
+
+
+def _replica(component: str, container: Any) -> Replica:
+    state = container.attrs.get("State", {})
+    running = _running(container)
+    pid = int(state.get("Pid") or 0)
+    return Replica(
+        component=component,
+        name=str(container.name),
+        pid=pid if running and pid > 0 else None,
+        running=running,
+        state=_state(container),
+        started_at=_timestamp(state.get("StartedAt")),
+    )
+
+
+_ENGINE_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def _timestamp(text: object) -> float | None:
+    """The engine's RFC 3339 time (nanoseconds, Z) as Unix time; None for never."""
+    if not isinstance(text, str) or text.startswith("0001-"):
+        return None
+    match = _ENGINE_TIME.fullmatch(text)
+    if match is None:
+        return None
+    base, fraction, zone = match.groups()
+    # fromisoformat takes at most microseconds.
+    iso = f"{base}.{(fraction or '0')[:6]}{'+00:00' if zone == 'Z' else zone}"
+    return datetime.fromisoformat(iso).timestamp()
