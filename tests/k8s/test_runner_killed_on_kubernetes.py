@@ -28,7 +28,7 @@ import pytest
 
 from drillbook.platforms.kube_connect import KubeConnection, connect
 from drillbook.platforms.kube_journal import ClusterJournal
-from drillbook.platforms.kube_lease import LeaseApi, ServerClock, holder_now
+from drillbook.platforms.kube_lease import LeaseApi, ServerClock, lease_state
 from tests.k8s.conftest import KWOK_CONFIG, LocalKubernetes
 from tests.k8s.deploy import REPO
 from tests.k8s.test_drills_on_kubernetes import break_glass_env
@@ -159,12 +159,23 @@ def _drillbook(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     )
 
 
+CLOCK_SPREAD_SECONDS = 1.0
+"""How far two processes' estimates of the API server's clock can differ: each reads the Date
+header (whole seconds) and guesses the middle of that second, so each is within 0.5 s."""
+
+
 def _wait_for_expiry(connection: KubeConnection) -> float:
-    """The dead runner's Lease expires by itself; how long that took from now."""
+    """The dead runner's Lease expires by itself; how long that took from now. Expired as any
+    process sees it: judged by a clock estimate that may lag the test's by the whole spread,
+    so the `drillbook halt` that follows (a process with its own estimate) finds no holder."""
     leases = LeaseApi(connection.api, namespace=NAMESPACE, context="primary", request_timeout=5)
     clock = ServerClock(connection.api, 5)
     started = time.monotonic()
-    while holder_now(leases, clock) is not None:
+    while True:
+        record, _ = leases.read()
+        lagging = clock.now() - CLOCK_SPREAD_SECONDS
+        if record is None or lease_state(record, me="", now=lagging) != "held":
+            break
         assert time.monotonic() - started < EXPIRY_SECONDS, "the dead runner's Lease never expired"
         time.sleep(0.25)
     return time.monotonic() - started
