@@ -27,6 +27,7 @@ from drillbook.config.model import DrillbookConfig
 from drillbook.config.secret_values import secret_values
 from drillbook.core.record import DrillRecord, Outcome
 from drillbook.core.redaction import REDACTOR, redact_logging
+from drillbook.engine.interrupt import raise_if_stop_requested, request_stop, stop_requested
 from drillbook.errors import ConfigError, DrillAborted, DrillError, DrillFailed, InvalidDrill
 from drillbook.target import Target
 
@@ -198,6 +199,9 @@ def _install_sigterm_handler() -> None:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        # Remembered first: code that swallows the exception (a finaliser, a broad except)
+        # cannot lose the request; the drill's next wait and the session raise it again.
+        request_stop(signum)
         raise KeyboardInterrupt(f"signal {signum}")
 
     # Outside the main thread (drillbook embedded in another program) there is nothing to install.
@@ -432,7 +436,22 @@ def pytest_collection_modifyitems(
     items[:] = []
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    # A stop asked for during the previous drill and swallowed there: no further drill starts.
+    raise_if_stop_requested()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    try:
+        _finish_session(session)
+    finally:
+        if stop_requested() is not None and session.exitstatus == 0:
+            # Asked to stop (CI cancelling the job): never a green run, whatever finished.
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+def _finish_session(session: pytest.Session) -> None:
     dry_run = session.config.stash.get(_DRY_RUN_KEY, None)
     if dry_run is not None:
         # Planned, not run: nothing to record. Red only when a drill would be refused.

@@ -32,6 +32,7 @@ from drillbook.core.timeline import (
     describe_unhealthy,
 )
 from drillbook.core.undo import UndoOutcome
+from drillbook.engine.interrupt import raise_if_stop_requested
 from drillbook.engine.stop import StopCheck, StopWatch, error_rate_check
 from drillbook.engine.undo import UndoStack
 from drillbook.errors import (
@@ -484,6 +485,7 @@ class Drill:
             )
 
     def _raise_if_aborted(self) -> None:
+        raise_if_stop_requested()
         if self.aborted is not None:
             # The stop watch may still be undoing: report what it did, not what it is doing.
             self._abort_undone.wait(self.probing.recover_timeout_seconds)

@@ -20,6 +20,7 @@ from pathlib import Path
 from drillbook.config.sections.allow import AllowSettings, refuse_unlisted_group
 from drillbook.core.platform import ComponentStatus, Replica, ReplicaCount
 from drillbook.core.private_files import write_private
+from drillbook.core.redaction import REDACTOR
 from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout, StackError
 from drillbook.platforms.env_overlay import read_overlay
@@ -419,8 +420,25 @@ class LocalPlatform:
             if time.monotonic() >= deadline:
                 raise RecoveryTimeout(
                     f"'{component}' not ready after {timeout:.1f}s: {sorted(pending)} not ready"
+                    + self._why_not_ready(comp, sorted(pending), states)
                 )
             time.sleep(_READY_POLL_SECONDS)
+
+    def _why_not_ready(
+        self, comp: LocalComponent, pending: list[str], running: dict[str, bool]
+    ) -> str:
+        """Each pending replica's process state and its last log lines: a red result that
+        says why, even when the run directory holding the logs is removed afterwards."""
+        parts: list[str] = []
+        for process in pending:
+            state = "running, readiness check failing" if running.get(process) else "not running"
+            try:
+                tail = self._client.tail(self._full(comp, process), 5 * 200).splitlines()[-5:]
+            except Exception as exc:  # the supervisor itself gone: say so, keep the message
+                tail = [f"(log unavailable: {type(exc).__name__})"]
+            lines = "".join(f"\n    | {REDACTOR.redact(line)}" for line in tail)
+            parts.append(f"\n  {process}: {state}; last log lines:{lines or ' (empty)'}")
+        return "".join(parts)
 
     def status(self, component: str) -> ComponentStatus:
         comp = self.component(component)

@@ -85,7 +85,9 @@ BAD_CONFIGS: tuple[BadConfig, ...] = (
     ),
     BadConfig(
         "component_namespace_not_allowed",
-        _K8S_ALLOWED + '[target]\nbase_url = "https://api.example.test"\n' + PROBE
+        _K8S_ALLOWED
+        + '[target]\nbase_url = "https://api.example.test"\n'
+        + PROBE
         + '[target.components.app]\nrole = "app"\nnamespace = "billing"\n'
         'selector = "app=x"\nworkload = "deployment/x"\n',
         "target.components.app.namespace",
