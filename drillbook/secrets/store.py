@@ -25,6 +25,8 @@ from drillbook.secrets.base import SecretProvider
 from drillbook.secrets.vault import VaultKvProvider
 
 APP_POLICY = "eleanor-app"
+MOUNT_USABLE_SECONDS = 30.0
+"""How long a (re)started Vault's KV mount may take to accept requests before seeding fails."""
 """The Vault policy of the application's token: read its own secrets, nothing else."""
 
 # What the application calls each provider (ELEANOR_SECURITY__SECRET_PROVIDER).
@@ -113,6 +115,8 @@ class SecretStore:
                 f"secrets provider '{self.name}' has no seeded state to return to (only the "
                 "embedded stack seeds its providers); restore it with the plan's runbook"
             )
+        if isinstance(self.provider, VaultKvProvider):
+            self.provider.wait_until_mount_usable(timeout_seconds=MOUNT_USABLE_SECONDS)
         for path, value in self.seed.items():
             with contextlib.suppress(SecretNotFound):
                 self.provider.restore(path)

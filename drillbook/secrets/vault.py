@@ -9,6 +9,7 @@ application reads secrets with, and the runbook issues a new one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -26,6 +27,12 @@ from drillbook.errors import (
 _T = TypeVar("_T")
 DEFAULT_MOUNT = "secret"
 DEFAULT_FIELD = "value"
+
+
+def _upgrading(exc: hvac.exceptions.VaultError) -> str:
+    # Only whether the server said it is upgrading: the body of other errors is not quoted.
+    upgrading = any("upgrading" in str(e).lower() for e in (exc.errors or []))
+    return "mount upgrading to KV version 2" if upgrading else "refused"
 
 
 class VaultKvProvider:
@@ -90,6 +97,30 @@ class VaultKvProvider:
             raise SecretProviderError(
                 self.name, where, f"{operation} failed: {type(exc).__name__} from {self.address}"
             ) from None
+
+    def wait_until_mount_usable(self, *, timeout_seconds: float) -> None:
+        """Wait until the KV mount answers. A dev server mounts `secret/` as KV version 1 and
+        upgrades it to version 2 in the background after it reports healthy; until that is
+        done every request to the mount is refused with HTTP 400 ("Upgrading from
+        non-versioned to versioned data"), so a seed written at once fails now and then."""
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            try:
+                self._client().secrets.kv.v2.read_configuration(mount_point=self.mount)
+                return
+            except (hvac.exceptions.InvalidRequest, hvac.exceptions.InvalidPath) as exc:
+                # InvalidPath: the mount is not there yet (a dev server still starting).
+                last = f"{type(exc).__name__} ({_upgrading(exc)})"
+            except requests.exceptions.RequestException as exc:
+                last = type(exc).__name__
+            if time.monotonic() >= deadline:
+                raise SecretProviderUnreachable(
+                    self.name,
+                    self.mount,
+                    f"the KV mount '{self.mount}' of {self.address} was not usable within "
+                    f"{timeout_seconds:.0f} s (last: {last}); is it a KV version 2 mount?",
+                )
+            time.sleep(0.1)
 
     def get(self, path: str) -> str:
         response = self._call(

@@ -200,3 +200,36 @@ def test_aws_replace_never_brings_a_deleted_value_back(aws: AwsSecretsManagerPro
     # Only the new version exists: the old value is gone for good, not merely superseded.
     aws.restore(path)
     assert aws.get(path) == VALUE + "-rotated"
+
+
+def test_a_fresh_dev_server_is_seeded_only_once_its_kv_mount_answers(tmp_path: Path) -> None:
+    # A dev server reports healthy before its `secret/` mount has finished its upgrade to KV
+    # version 2, and refuses requests to the mount (HTTP 400) meanwhile: a seed written at
+    # once failed a quarterly drill's set-up. The wait starts before the server even listens.
+    (port,) = free_ports(1)
+    root = secrets.token_urlsafe(16)
+    provider = VaultKvProvider(f"http://127.0.0.1:{port}", root)
+    command = [str(bao_binary()), "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}"]
+    with open(tmp_path / "bao.log", "wb") as log:
+        process = subprocess.Popen(
+            [*command, "-dev-no-store-token"],
+            env={**os.environ, "BAO_DEV_ROOT_TOKEN_ID": root, "HOME": str(tmp_path)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        provider.wait_until_mount_usable(timeout_seconds=30)
+        provider.put(PATH, VALUE)
+        assert provider.get(PATH) == VALUE
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def test_a_kv_mount_that_never_answers_is_one_clear_error(ports: list[int]) -> None:
+    provider = VaultKvProvider(f"http://127.0.0.1:{ports[2]}", "some-token-value")
+    with pytest.raises(SecretProviderUnreachable) as raised:
+        provider.wait_until_mount_usable(timeout_seconds=0.5)
+    assert "KV mount 'secret'" in str(raised.value)
+    assert "(last: ConnectionError)" in str(raised.value)
+    assert "some-token-value" not in str(raised.value)
