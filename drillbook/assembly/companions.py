@@ -20,6 +20,7 @@ def companion_factories() -> list[CompanionFactory]:
     from drillbook.companions.cache_watch import cache_watch_companion
     from drillbook.companions.health_blind_spot import health_blind_spot_companion
     from drillbook.companions.pod_recovery import pod_recovery_companion
+    from drillbook.companions.self_recovery import self_recovery_companion
     from drillbook.companions.shutdown_watch import shutdown_watch_companion
     from drillbook.companions.silent_degradation import silent_degradation_companion
     from drillbook.ledger.configuration import configuration_companion
@@ -33,6 +34,7 @@ def companion_factories() -> list[CompanionFactory]:
         site_recovery_companion,
         pod_recovery_companion,
         shutdown_watch_companion,
+        self_recovery_companion,
         health_blind_spot_companion,
         silent_degradation_companion,
         cache_watch_companion,

@@ -13,9 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drillbook.errors import InvalidDrill
+
+if TYPE_CHECKING:
+    from drillbook.backup.local import DatabaseBackups
+    from drillbook.config.model import DrillbookConfig
 
 COMMANDS = ("backup", "restore")
 
@@ -55,12 +59,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run_backup_command(args: argparse.Namespace) -> int:
-    from drillbook.backup.local import DatabaseBackups, parse_pitr_target
+    from drillbook.backup.local import DatabaseBackups
     from drillbook.config.loader import load_config
     from drillbook.stack.local_stack import attach
     from drillbook.target import REUSED_STACK_DIR
 
     config = load_config(args.config)
+    if config.platform == "docker":
+        return _on_compose(args, config)
     if config.platform != "local":
         raise InvalidDrill(
             f"drillbook {args.command} database drives the embedded stack (platform local); "
@@ -78,8 +84,31 @@ def run_backup_command(args: argparse.Namespace) -> int:
         from drillbook.backup.weaviate_cli import run_weaviate_command
 
         return run_weaviate_command(args, stack)
-    backups = DatabaseBackups.for_stack(stack, config)
+    return _run(args, config, DatabaseBackups.for_stack(stack, config))
+
+
+def _on_compose(args: argparse.Namespace, config: DrillbookConfig) -> int:
+    """The Compose project's database backed up or restored through the engine and the
+    published ports, holding the project's lock as a drill does."""
+    from drillbook.backup.compose import compose_backups, locked_project
+
+    if args.what == "weaviate":
+        raise InvalidDrill(
+            f"drillbook {args.command} weaviate drives the embedded stack's Weaviate; on "
+            "platform docker back it up and restore it through Weaviate's own API (POST "
+            "/v1/backups/filesystem) until drillbook does"
+        )
+    with locked_project(config) as (platform, state_dir):
+        return _run(args, config, compose_backups(platform, config, state_dir))
+
+
+def _run(args: argparse.Namespace, config: DrillbookConfig, backups: DatabaseBackups) -> int:
+    from drillbook.backup.local import parse_pitr_target
+
     if args.command == "backup":
+        if args.base and backups.pitr_refusal is not None:
+            # Said before anything is taken: a dump alone is not what was asked for.
+            raise InvalidDrill(f"no base backup (--base): {backups.pitr_refusal}")
         stored = backups.take_dump()
         print(f"drillbook: backup {stored.name} ({stored.size_bytes} bytes) in {stored.key}")
         print(

@@ -73,7 +73,19 @@ class BackupCompanion:
 
 
 def backup_companion(target: Target, identity: DrillIdentity) -> BackupCompanion | None:
-    """The companion factory: on the embedded stack (which has S3 and the WAL archive)."""
+    """The companion factory: on the embedded stack (which has S3 and the WAL archive), and on
+    a Compose project (its S3 service or [backup] endpoint_url; drillbook.backup.compose)."""
+    if target.config.platform == "docker":
+        from drillbook.backup.compose import compose_backups, state_dir
+        from drillbook.platforms.docker import DockerPlatform
+
+        if not isinstance(target.platform, DockerPlatform):
+            return None
+        try:
+            backups = compose_backups(target.platform, target.config, state_dir(target.platform))
+        except DrillError:
+            return None  # no database or no S3: the fixture says why (database_backups)
+        return BackupCompanion(backups)
     if target.stack is None:
         return None
     try:

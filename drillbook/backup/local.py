@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,8 @@ from drillbook.stack.services.postgres import DATABASE_NAME, DATABASE_USER, Post
 if TYPE_CHECKING:
     from drillbook.stack.local_stack import LocalStack
 
+DumpRestorer = Callable[..., RestoreResult]
+"""(db, dump path, *, name, backup) -> RestoreResult, as restore_dump."""
 PitrTarget = datetime | str | None
 """None: restore a dump. "latest": PITR to the end of the WAL. A datetime: PITR to that time."""
 
@@ -75,6 +78,11 @@ class DatabaseBackups:
     used: list[dict[str, Any]] = field(default_factory=list)
     """Restores made through this object, with the backup each one used."""
     checked: list[RestoreCheck] = field(default_factory=list)
+    dump_restorer: DumpRestorer | None = None
+    """How a dump is restored where the data directory is not this machine's (a Compose
+    service's volume: drillbook.backup.compose); None: scratch cluster and swap."""
+    pitr_refusal: str | None = None
+    """Why point-in-time recovery cannot work on this database (None: it can)."""
 
     @classmethod
     def for_stack(cls, stack: LocalStack, config: DrillbookConfig) -> DatabaseBackups:
@@ -143,6 +151,8 @@ class DatabaseBackups:
         return stored
 
     def take_base_backup(self) -> BaseBackup:
+        if self.pitr_refusal is not None:
+            raise BackupError(f"no base backup: {self.pitr_refusal}")
         base = take_base_backup(
             self.db.pg_bin, port=self.db.port, base_dir=self.db.base_dir, now=datetime.now(UTC)
         )
@@ -173,6 +183,8 @@ class DatabaseBackups:
     def restore(self, backup: str = "latest", *, pitr: PitrTarget = None) -> RestoreResult:
         """The plan's `./scripts/restore_database.sh --backup=latest`, as a dump or a PITR."""
         if pitr is not None:
+            if self.pitr_refusal is not None:
+                raise BackupError(f"no point-in-time recovery: {self.pitr_refusal}")
             target = None if pitr == "latest" else pitr
             assert target is None or isinstance(target, datetime)
             base = (
@@ -184,7 +196,8 @@ class DatabaseBackups:
         else:
             stored, local = self.fetch(backup)
             try:
-                result = restore_dump(self.db, local, name=stored.name, backup=stored.figures())
+                restorer = self.dump_restorer or restore_dump
+                result = restorer(self.db, local, name=stored.name, backup=stored.figures())
             finally:
                 local.unlink(missing_ok=True)
         self.used.append(result.figures())

@@ -34,6 +34,10 @@ KINDS = {
         "a dependency the configuration says is present was down and nothing the service "
         "exposes changed"
     ),
+    "no-self-recovery": (
+        "a crashed container whose restart policy does not restart it stayed down until the "
+        "runbook acted"
+    ),
 }
 """The finding kinds drillbook reports, and what each means."""
 

@@ -13,30 +13,38 @@ where the container has a health check (the image's HEALTHCHECK or the Compose f
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from drillbook.config.sections.allow import AllowSettings, refuse_unlisted_service
 from drillbook.core.platform import ComponentStatus, Replica, ReplicaCount
 from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout
+from drillbook.platforms import docker_files, docker_networks, docker_scratch, docker_volumes
 from drillbook.platforms.docker_compose import ComposeProject
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NUMBER_LABEL = "com.docker.compose.container-number"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
+PART_OF_LABEL = "io.drillbook.part-of"
+"""On a service of the Compose file: its containers belong to the component of the service the
+label names (a Redis replica's service to its master's: the cache's nodes are one component,
+as a StatefulSet's pods are, while each needs its own service for its own static address)."""
 _POLL_SECONDS = 0.1
 _ROLL_TIMEOUT_SECONDS = 120.0
 """How long one container of a rolling restart may take to be ready again."""
 _KILL_SEEN_SECONDS = 10.0
-_SELF_RESTARTING = frozenset({"always", "unless-stopped", "on-failure"})
+SELF_RESTARTING = frozenset({"always", "unless-stopped", "on-failure"})
+_SELF_RESTARTING = SELF_RESTARTING
 """Restart policies under which the engine starts a crashed container again."""
 DEFAULT_STOP_GRACE_SECONDS = 10
 """The engine's own default when a container declares no stop timeout."""
@@ -58,7 +66,17 @@ class DockerPlatform:
     """Platform Protocol over the Docker engine (see drillbook.core.platform.Platform)."""
 
     name = "docker"
-    UNDO_VERBS = frozenset({"start", "restart", "scale", "reconcile"})
+    UNDO_VERBS = frozenset(
+        {
+            "start",
+            "restart",
+            "scale",
+            "reconcile",
+            "restore_volume",
+            "reconnect_network",
+            "restore_volume_file",
+        }
+    )
 
     def __init__(
         self,
@@ -71,6 +89,9 @@ class DockerPlatform:
         self.compose = compose
         self.allow = AllowSettings()
         """What may be faulted ([allow] compose_services); set by whoever opens the target."""
+        self.snapshot_dir: Path | None = None
+        """Where a volume's copy is kept until its undo has run (beside the undo journal);
+        set by whoever opens the target."""
         self._undoing = False
 
     def close(self) -> None:
@@ -109,14 +130,48 @@ class DockerPlatform:
         if not self._undoing:
             comp = self.component(component)
             refuse_unlisted_service(self.allow, comp.project, comp.service)
+            for service in self._services(component) - {comp.service}:
+                refuse_unlisted_service(self.allow, comp.project, service)
 
     def containers(self, component: str) -> list[Any]:
-        """The service's containers (not one-off `compose run` ones), by container number."""
+        """The service's containers and those of the services labelled part of it (not one-off
+        `compose run` ones), by service (its own first), then container number."""
         comp = self.component(component)
-        labels = [f"{PROJECT_LABEL}={comp.project}", f"{SERVICE_LABEL}={comp.service}"]
-        found = self._client.containers.list(all=True, filters={"label": labels})
-        services = [c for c in found if c.labels.get(ONEOFF_LABEL, "False") != "True"]
-        return sorted(services, key=lambda c: (int(c.labels.get(NUMBER_LABEL, "0") or 0), c.name))
+        found = self._client.containers.list(
+            all=True, filters={"label": f"{PROJECT_LABEL}={comp.project}"}
+        )
+        services = [
+            c
+            for c in found
+            if c.labels.get(ONEOFF_LABEL, "False") != "True"
+            and comp.service in (c.labels.get(SERVICE_LABEL), c.labels.get(PART_OF_LABEL))
+        ]
+        return sorted(
+            services,
+            key=lambda c: (
+                c.labels.get(SERVICE_LABEL) != comp.service,
+                c.labels.get(SERVICE_LABEL, ""),
+                int(c.labels.get(NUMBER_LABEL, "0") or 0),
+                c.name,
+            ),
+        )
+
+    def _services(self, component: str) -> set[str]:
+        """The Compose services whose containers make up the component."""
+        return {str(c.labels.get(SERVICE_LABEL)) for c in self.containers(component)}
+
+    def _create_missing(self, component: str) -> None:
+        """Containers missing from the desired count created, as `compose up --scale` does; a
+        component of several services is brought back by `docker compose up -d` only."""
+        comp = self.component(component)
+        parts = self._services(component) - {comp.service}
+        if parts:
+            raise FaultFailed(
+                f"'{component}' has fewer containers than its {comp.desired} (its services: "
+                f"{', '.join(sorted({comp.service, *parts}))}): a component of several services "
+                "is not scaled; bring them back with `docker compose up -d`"
+            )
+        self.compose.scale(comp.service, comp.desired)
 
     # --- what the Protocol reads ----------------------------------------------------------
 
@@ -208,7 +263,7 @@ class DockerPlatform:
         comp = self.component(component)
         containers = self.containers(component)
         if len(containers) < comp.desired:
-            self.compose.scale(comp.service, comp.desired)
+            self._create_missing(component)
             containers = self.containers(component)
         for container in containers[: comp.desired]:
             if not _running(container):
@@ -226,7 +281,7 @@ class DockerPlatform:
         comp = self.component(component)
         containers = self.containers(component)
         if len(containers) < comp.desired:
-            self.compose.scale(comp.service, comp.desired)
+            self._create_missing(component)
             containers = self.containers(component)
         desired = containers[: comp.desired]
         dead = [c for c in desired if not _running(c)]
@@ -255,6 +310,12 @@ class DockerPlatform:
         if replicas < 0:
             raise InvalidDrill(f"cannot scale '{component}' to {replicas} containers")
         comp = self.component(component)
+        parts = self._services(component) - {comp.service}
+        if parts:
+            raise InvalidDrill(
+                f"cannot scale '{component}': its containers are those of several Compose "
+                f"services ({', '.join(sorted({comp.service, *parts}))}, label {PART_OF_LABEL})"
+            )
         self.compose.scale(comp.service, replicas)
         comp.desired = replicas
 
@@ -267,6 +328,224 @@ class DockerPlatform:
             "service's environment is its file (the plan's `kubectl set env` has no engine "
             "equivalent); drills that need it run on the embedded stack or on Kubernetes"
         )
+
+    # --- storage and networks (drillbook.platforms.docker_volumes, docker_networks) ---------
+
+    def volume_of(self, component: str, volume: str) -> docker_volumes.VolumeMount:
+        return docker_volumes.find_volume(self._client, self.containers(component), volume)
+
+    def volume_exists(self, name: str) -> bool:
+        return docker_volumes.volume_exists(self._client, name)
+
+    def describe_volume(self, name: str) -> dict[str, Any]:
+        return docker_volumes.describe_volume(self._client, name)
+
+    def image_of(self, component: str) -> str:
+        """The image the service's containers run (the throwaway copier uses it: no pull)."""
+        containers = self.containers(component)
+        if not containers:
+            raise FaultFailed(f"'{component}' has no container to read its image from")
+        return str(containers[0].attrs.get("Config", {}).get("Image") or containers[0].image.id)
+
+    def remove_volume(self, component: str, volume: str, *, snapshot: Path, image: str) -> int:
+        """Storage lost: the service's containers killed (SIGKILL through the engine, so no
+        restart policy brings them back on the volume) and removed, the volume copied to
+        `snapshot` (for the undo), then removed. The copy's size in bytes."""
+        self._refuse_unless_allowed(component)
+        mount = self.volume_of(component, volume)
+        containers = self.containers(component)
+        for container in containers:
+            # Never restarted on the volume while it is copied: these containers are removed.
+            container.update(restart_policy={"Name": "no"})
+            if _running(container):
+                with contextlib.suppress(Exception):
+                    container.kill(signal="SIGKILL")
+        for container in containers:
+            container.wait(timeout=int(_KILL_SEEN_SECONDS))
+        size = docker_volumes.copy_out(self._client, image, mount.name, mount.destination, snapshot)
+        for container in containers:
+            container.remove(force=True)
+        docker_volumes.remove(self._client, mount.name)
+        return size
+
+    def restore_volume(
+        self,
+        component: str,
+        volume: str,
+        described: dict[str, Any],
+        snapshot: str,
+        image: str,
+        mounted_at: str,
+        replicas: int,
+    ) -> None:
+        """Undo of `remove_volume`: the volume recreated from its copy unless it exists again
+        (a runbook's restore is kept), then the service's containers back (`compose up`)."""
+        copy = Path(snapshot)
+        if not self.volume_exists(volume):
+            if not copy.is_file():
+                raise FaultFailed(
+                    f"volume {volume} is gone and its copy {copy} is missing: restore it from "
+                    "a backup by hand"
+                )
+            docker_volumes.recreate(self._client, volume, described)
+            docker_volumes.copy_in(self._client, image, volume, mounted_at, copy)
+        comp = self.component(component)
+        self.compose.scale(comp.service, replicas)
+        comp.desired = replicas
+        self.start(component)
+        docker_volumes.discard(copy)
+
+    def replace_volume(self, component: str, volume: str) -> None:
+        """What a restore writes into: the service's containers removed with the volume, then
+        both created again by Compose (an empty volume; the image initializes it)."""
+        self._refuse_unless_allowed(component)
+        comp = self.component(component)
+        replicas = max(comp.desired, 1)
+        for container in self.containers(component):
+            container.remove(force=True)
+        if docker_volumes.volume_exists(self._client, volume):
+            docker_volumes.remove(self._client, volume)
+        self.compose.scale(comp.service, replicas)
+        comp.desired = replicas
+
+    def refill_volume(
+        self, component: str, volume: str, *, port: str, fill: Callable[[int], None]
+    ) -> None:
+        """A restore's volume: the service's containers removed with the volume, the volume
+        created again empty (as declared: Compose adopts it), the service's image run alone on
+        it, out of its clients' reach, while `fill(host_port)` writes into it
+        (drillbook.platforms.docker_scratch), then the service's containers created again by
+        Compose on it (also when `fill` fails: the service is never left without them)."""
+        self._refuse_unless_allowed(component)
+        comp = self.component(component)
+        replicas = max(comp.desired, 1)
+        containers = self.containers(component)
+        if not containers:
+            raise FaultFailed(f"'{component}' has no container to take its image and setup from")
+        mount = self.volume_of(component, volume)
+        described = docker_volumes.describe_volume(self._client, mount.name)
+        image = self.image_of(component)
+        env = list(containers[0].attrs.get("Config", {}).get("Env") or [])
+        for container in containers:
+            container.remove(force=True)
+        docker_volumes.remove(self._client, mount.name)
+        docker_volumes.recreate(self._client, mount.name, described)
+        try:
+            docker_scratch.run_alone(
+                self._client,
+                image=image,
+                env=env,
+                volume=mount.name,
+                mounted_at=mount.destination,
+                port=port,
+                fill=fill,
+            )
+        finally:
+            self.compose.scale(comp.service, replicas)
+            comp.desired = replicas
+
+    def read_volume_file(self, component: str, volume: str, relative_path: str) -> bytes | None:
+        """A file in the service's volume as a one-member tar archive (None: no such file)."""
+        mount = self.volume_of(component, volume)
+        image = self.image_of(component)
+        return docker_files.read_archive(
+            self._client, image, mount.name, mount.destination, relative_path
+        )
+
+    def damage_volume_file(
+        self, component: str, volume: str, relative_path: str, data: bytes, saved: Path
+    ) -> list[Replica]:
+        """A storage failure: the service's containers killed through the engine (an
+        operator's kill, so no restart policy starts them on the damaged file), the file's
+        original kept at `saved` (whole before anything is written), then `data` over it."""
+        self._refuse_unless_allowed(component)
+        mount = self.volume_of(component, volume)
+        image = self.image_of(component)
+        running = [c for c in self.containers(component) if _running(c)]
+        killed = [_replica(component, c) for c in running]
+        for container in running:
+            with contextlib.suppress(Exception):  # exited meanwhile: what a kill wants
+                container.kill(signal="SIGKILL")
+        for container in running:
+            container.wait(timeout=int(_KILL_SEEN_SECONDS))
+        args = (self._client, image, mount.name, mount.destination, relative_path)
+        original = docker_files.read_archive(*args)
+        if original is None:
+            raise FaultFailed(f"volume {mount.name} has no file {relative_path} to damage")
+        docker_files.keep(original, saved)
+        docker_files.write_archive(*args, docker_files.with_content(original, data))
+        return killed
+
+    def restore_volume_file(
+        self,
+        component: str,
+        volume: str,
+        mounted_at: str,
+        image: str,
+        relative_path: str,
+        saved: str,
+        if_sha256: str,
+    ) -> None:
+        """Undo of `damage_volume_file`: the saved original put back while the file still holds
+        the damage (sha256 `if_sha256`), then the service's containers started. A recovery
+        that replaced the file (a restore into a recreated volume) has undone the fault
+        already: kept. The saved original is deleted once not needed; a file gone altogether
+        (no volume) keeps it for the operator."""
+        copy = Path(saved)
+        args = (self._client, image, volume, mounted_at, relative_path)
+        current = docker_files.read_archive(*args) if self.volume_exists(volume) else None
+        held = None if current is None else docker_files.content_of(current)
+        if held is not None and hashlib.sha256(held).hexdigest() == if_sha256:
+            if not copy.is_file():
+                raise FaultFailed(
+                    f"cannot undo the damage to {relative_path} in volume {volume}: its saved "
+                    f"original {copy} is gone; restore the database from a backup (drillbook "
+                    "restore database)"
+                )
+            docker_files.write_archive(*args, copy.read_bytes())
+        if held is not None:
+            copy.unlink(missing_ok=True)
+        # A run that died during a restore (refill_volume) may have left its server on it.
+        docker_scratch.remove_leftovers(self._client, volume)
+        self.start(component)
+
+    def service_containers(self, service: str) -> list[Any]:
+        """The running or stopped containers of one of the project's services, configured as
+        a component or not (the project's S3, say): read only."""
+        project = next(iter(self._components.values())).project
+        labels = [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"]
+        found = self._client.containers.list(all=True, filters={"label": labels})
+        return [c for c in found if c.labels.get(ONEOFF_LABEL, "False") != "True"]
+
+    def networks_of(self, component: str) -> dict[str, dict[str, list[str]]]:
+        """The networks the service's containers are on: per network, each container's
+        aliases there."""
+        found: dict[str, dict[str, list[str]]] = {}
+        for container in self.containers(component):
+            for network in docker_networks.attachments(container):
+                aliases = docker_networks.aliases_on(container, network)
+                found.setdefault(network, {})[str(container.name)] = aliases
+        return found
+
+    def fixed_addresses(self, component: str, network: str) -> dict[str, str]:
+        """The service's containers with a fixed address on `network`, by name."""
+        return docker_networks.fixed_addresses(self.containers(component), network)
+
+    def network_name(self, component: str, network: str) -> str:
+        project = self.component(component).project
+        return docker_networks.network_name(self._client, project, network)
+
+    def disconnect_network(self, component: str, network: str) -> dict[str, list[str]]:
+        """A partition: every container of the service cut off `network` (still running)."""
+        self._refuse_unless_allowed(component)
+        return docker_networks.disconnect(self._client, network, self.containers(component))
+
+    def reconnect_network(
+        self, component: str, network: str, aliases: dict[str, list[str]]
+    ) -> None:
+        """Undo of `disconnect_network`: every container of the service on `network` again,
+        with the aliases it had there."""
+        docker_networks.reconnect(self._client, network, self.containers(component), aliases)
 
     def apply_undo(self, action: UndoAction) -> None:
         if action.platform != self.name or action.verb not in self.UNDO_VERBS:
@@ -356,6 +635,11 @@ def _replica(component: str, container: Any) -> Replica:
 
 
 _ENGINE_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def engine_time(text: object) -> float | None:
+    """The engine's RFC 3339 time (State.StartedAt, ...) as Unix time; None for never."""
+    return _timestamp(text)
 
 
 def _timestamp(text: object) -> float | None:

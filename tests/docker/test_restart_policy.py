@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from drillbook.config.sections.allow import AllowSettings
 from drillbook.platforms.docker import DockerComponent, DockerPlatform
 from drillbook.platforms.docker_compose import ComposeProject
 from drillbook.platforms.docker_engine import connect
+from tests.docker.drill_runs import run_compose_drills
 from tests.docker.engine import COMPOSE_FILE, FRONT_DOOR, PROJECT, compose, wait_for
 
 DOWN_TIMEOUT_SECONDS = 10.0
@@ -105,3 +108,47 @@ def test_unless_stopped_recovers_by_itself_and_no_waits_for_the_runbook(
         f"{watch:.1f} s), recovered {recovered_at - runbook_at:.2f} s after the runbook started"
     )
     assert recovered_at - crashed_at > watch
+
+
+def _all_replicas_drill(runs: Path) -> dict[str, Any]:
+    """The monthly drill "all replicas lost, rollout restart", unchanged, on the project."""
+    run = run_compose_drills(runs, ["drills/monthly/test_application_failure.py"], "all_replicas")
+    assert [d["option"] for d in run["drills"]] == ["all replicas lost, rollout restart"], run[
+        "output"
+    ]
+    drill: dict[str, Any] = run["drills"][0]
+    assert drill["outcome"] == "passed", f"{drill['failure']}\n{run['output']}"
+    return drill
+
+
+def test_a_drill_finds_no_self_recovery_under_policy_no_only(
+    platform: DockerPlatform, tmp_path: Path
+) -> None:
+    """The same drill twice: with `restart: "no"` the outage lasts until the runbook's restart
+    and the drill reports the no-self-recovery finding with its evidence; with
+    `unless-stopped` the engine's self-recovery is what the RTO times, and nothing is found."""
+    _set_policy("no")
+    drill = _all_replicas_drill(tmp_path / "policy-no")
+    findings = [f for f in drill["findings"] if f["kind"] == "no-self-recovery"]
+    assert len(findings) == 1, drill["findings"]
+    finding = findings[0]
+    assert finding["component"] == "app", finding
+    stayed_down = finding["evidence"]["containers"]
+    assert {s["container"] for s in stayed_down} == {"eleanor-app-1", "eleanor-app-2"}, finding
+    rto = drill["rto"]
+    for container in stayed_down:
+        assert container["restart_policy"] == "no" and container["restart_count"] == 0
+        assert container["back"] == "started by the runbook", container
+        runbook_at = container["runbook_started_after_seconds"]
+        # Down from the kill until the runbook's restart, at least: the outage users saw
+        # lasted until the runbook acted.
+        assert 0 < runbook_at <= container["down_seconds"], container
+        assert rto["seconds"] >= runbook_at - rto["error_bar_seconds"], (rto, container)
+    print(f"restart no: drill RTO {rto['seconds']:.2f} s, evidence {stayed_down}")
+
+    _set_policy("unless-stopped")
+    drill = _all_replicas_drill(tmp_path / "unless-stopped")
+    assert not [f for f in drill["findings"] if f["kind"] == "no-self-recovery"], drill["findings"]
+    rto = drill["rto"]
+    assert rto["outage_observed"] and rto["seconds"] > 0 and rto["within_objective"], rto
+    print(f"restart unless-stopped: drill RTO {rto['seconds']:.2f} s (self-recovery), no finding")

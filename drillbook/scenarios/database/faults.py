@@ -7,6 +7,7 @@ Kubernetes); a restart recovers it and every committed write must survive.
 is overwritten with garbage while it is down (`global/pg_control` by default, without which
 PostgreSQL refuses to start, so a restart cannot recover it: only a restore from backup can).
 The rest of the data directory, its WAL included, is left as the crash left it.
+On platform docker the file is in the service's named volume (scenarios.database.on_docker).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from drillbook.core.platform import Platform
 from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill
+from drillbook.platforms.docker import DockerPlatform
+from drillbook.scenarios.database.on_docker import damage_data_file_in_volume
 from drillbook.scenarios.workloads.faults import kill_replicas
 
 CONTROL_FILE = "global/pg_control"
@@ -58,10 +61,16 @@ def damage_data_file(
     still holds the damage, then starts the database: after a successful restore from backup
     (which replaced the whole data directory) it only starts what is already running.
     """
+    if isinstance(platform, DockerPlatform):
+        # The data directory is the service's named volume: damaged through the engine.
+        return damage_data_file_in_volume(
+            platform, db, database, relative_path=relative_path, damage=damage_bytes
+        )
     if platform.name != "local":
         raise InvalidDrill(
-            "damage_data_file writes into the database's data directory on this machine, so "
-            f"it needs platform 'local' (found '{platform.name}')"
+            "damage_data_file writes into the database's data directory, on this machine or in "
+            f"a Compose service's volume, so it needs platform 'local' or 'docker' (found "
+            f"'{platform.name}')"
         )
     target = db.data_dir / relative_path
     try:

@@ -28,11 +28,12 @@ if TYPE_CHECKING:
 
 
 def ledger_of(drill: Drill) -> PrecedentLedger:
-    """The drill's precedent ledger (the embedded stack's Weaviate, reached directly)."""
+    """The drill's precedent ledger (Weaviate reached directly: the embedded stack's, or the
+    Compose project's at its published port)."""
     if not any(c.name == NAME for c in drill.companions):
         raise InvalidDrill(
             f"this drill has no precedent ledger: it runs beside scenario "
-            f"'vector-database-failure' drills on the embedded stack only (platform "
+            f"'vector-database-failure' drills on the embedded stack and on Docker only (platform "
             f"{drill.platform.name!r} has no direct access to Weaviate in this version)"
         )
     companion = drill.companion(NAME)

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -390,9 +391,11 @@ SITE_SCENARIO = "complete-infrastructure-failure"
 
 def precedent_ledger(target: Target, identity: DrillIdentity) -> PrecedentLedger | None:
     """The companion factory: for scenario 4 and scenario 6 (a site loss takes Weaviate with
-    it), only where the stack runs Weaviate."""
-    if identity.scenario not in (SCENARIO, SITE_SCENARIO) or target.stack is None:
+    it), where the stack runs Weaviate, or on Docker where the project does."""
+    if identity.scenario not in (SCENARIO, SITE_SCENARIO):
         return None
+    if target.stack is None:
+        return _docker_ledger(target)
     from drillbook.stack.services.moto import aws_env
     from drillbook.stack.services.weaviate import VectorStoreNotProvided, endpoint
 
@@ -403,6 +406,36 @@ def precedent_ledger(target: Target, identity: DrillIdentity) -> PrecedentLedger
     store = S3BackupStore.from_env(aws_env(target.stack.port("aws")))
     backups = VectorStoreBackups(
         weaviate, store, export_root=target.stack.run_dir / "backups" / "weaviate"
+    )
+    return PrecedentLedger(
+        base_url=target.base_url,
+        tokens=target.tokens,
+        weaviate=WeaviateProbe(weaviate.url),
+        backups=backups,
+    )
+
+
+DOCKER_EXPORTS = Path(".drillbook") / "weaviate-exports"
+"""On Docker: where a backup is exported before its upload (the embedded stack uses its run
+directory)."""
+
+
+def _docker_ledger(target: Target) -> PrecedentLedger | None:
+    """On platform docker: Weaviate at its published port, its volumes on this machine, backups
+    in the S3 the database dumps go to ([backup] endpoint_url, else the project's own S3
+    service: the reference project's moto)."""
+    from drillbook.backup.compose import compose_s3_env
+    from drillbook.platforms.docker import DockerPlatform
+    from drillbook.scenarios.vector_store.on_docker import docker_weaviate_endpoint
+
+    weaviate = docker_weaviate_endpoint(target)
+    if weaviate is None:
+        return None
+    if not isinstance(target.platform, DockerPlatform):
+        raise InvalidDrill(f"platform docker expected, got {target.platform.name}")
+    s3 = compose_s3_env(target.platform, target.config)
+    backups = VectorStoreBackups(
+        weaviate, S3BackupStore.from_env(s3), export_root=DOCKER_EXPORTS.resolve()
     )
     return PrecedentLedger(
         base_url=target.base_url,

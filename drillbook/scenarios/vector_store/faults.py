@@ -23,6 +23,7 @@ from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo_handlers import handler_undo, undo_handler
 from drillbook.errors import FaultFailed
 from drillbook.scenarios.workloads.faults import kill_replicas
+from drillbook.scenarios.workloads.runbook import replaces_killed_pods
 
 READY_TIMEOUT_SECONDS = 120.0
 _DATA = "weaviate-data"
@@ -60,6 +61,11 @@ def destroy_vector_data(
                 "drills again (a new run replays pending undos first) or move it back by hand"
             )
         killed = platform.kill(component, count="all")
+        if replaces_killed_pods(platform):
+            # A restart policy has started it again at once, on the directories about to be
+            # taken away (a process keeps a moved directory open): stopped, as an operator stops
+            # a node whose disk is gone, until the runbook starts it on the new, empty volume.
+            platform.stop(component)
         quarantine.mkdir(parents=True)
         moved = []
         for source, name in ((data_path, _DATA), (backup_path, _BACKUPS)):
