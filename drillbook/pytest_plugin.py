@@ -27,7 +27,7 @@ from drillbook.config.model import DrillbookConfig
 from drillbook.config.secret_values import secret_values
 from drillbook.core.record import DrillRecord, Outcome
 from drillbook.core.redaction import REDACTOR, redact_logging
-from drillbook.engine.interrupt import raise_if_stop_requested, request_stop, stop_requested
+from drillbook.engine.interrupt import interrupt, raise_if_stop_requested, stop_requested
 from drillbook.errors import ConfigError, DrillAborted, DrillError, DrillFailed, InvalidDrill
 from drillbook.target import Target
 
@@ -201,8 +201,7 @@ def _install_sigterm_handler() -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         # Remembered first: code that swallows the exception (a finaliser, a broad except)
         # cannot lose the request; the drill's next wait and the session raise it again.
-        request_stop(signum)
-        raise KeyboardInterrupt(f"signal {signum}")
+        interrupt(signum)
 
     # Outside the main thread (drillbook embedded in another program) there is nothing to install.
     with contextlib.suppress(ValueError):

@@ -8,10 +8,40 @@ to a green result. The flag keeps it: the drill's waits and the pytest session c
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 _requested = threading.Event()
 _signal: list[int] = []
+_section_depth = 0
+_held: list[int] = []
+
+
+def interrupt(signum: int) -> None:
+    """What the SIGTERM handler does: remember the request, and raise KeyboardInterrupt now,
+    unless the main thread is inside a `not_interrupted` section (then at its end)."""
+    request_stop(signum)
+    if _section_depth > 0:
+        _held[:] = [signum]
+        return
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def not_interrupted() -> Iterator[None]:
+    """A few steps that must happen together or not at all (an undo journaled on disk and
+    registered in memory): a signal arriving inside is raised when the section ends."""
+    global _section_depth
+    _section_depth += 1
+    try:
+        yield
+    finally:
+        _section_depth -= 1
+    if _section_depth == 0 and _held:
+        signum = _held[0]
+        _held.clear()
+        raise KeyboardInterrupt(f"signal {signum}")
 
 
 def request_stop(signum: int) -> None:
@@ -36,3 +66,4 @@ def forget_stop_request() -> None:
     """For tests of the mechanism only."""
     _requested.clear()
     _signal.clear()
+    _held.clear()

@@ -24,6 +24,7 @@ from typing import Any
 
 from drillbook.core.private_files import write_private
 from drillbook.core.undo import UndoAction, UndoExecutor, UndoOutcome
+from drillbook.engine.interrupt import not_interrupted
 from drillbook.errors import UndoJournalDamaged
 
 log = logging.getLogger(__name__)
@@ -235,9 +236,12 @@ class UndoStack:
         self._lock = threading.Lock()
 
     def push(self, action: UndoAction) -> None:
-        entry_id = self._journal.push(action)
-        with self._lock:
-            self._entries.append((entry_id, action))
+        # Journaled and registered together: a SIGTERM between the two would leave an undo
+        # pending on disk that this run's unwind does not know (replayed only by the next run).
+        with not_interrupted():
+            entry_id = self._journal.push(action)
+            with self._lock:
+                self._entries.append((entry_id, action))
 
     def __len__(self) -> int:
         return len(self._entries)
