@@ -198,18 +198,11 @@ def compose_store(platform: DockerPlatform, config: DrillbookConfig) -> BackupSt
     service (moto: any credentials, the bucket created on first use, as on the stack)."""
     if config.backup.endpoint_url:
         return BackupStore(config.backup)
-    found = platform.service_containers(S3_SERVICE)
-    running = [c for c in found if c.attrs.get("State", {}).get("Running")]
-    if not running:
-        raise InvalidDrill(
-            f"the Compose project has no running '{S3_SERVICE}' service for the dumps and "
-            "[backup] endpoint_url is not set: name your S3 endpoint there"
-        )
-    port = published_port(running[0], S3_PORT)
+    s3 = compose_s3_env(platform, config)
     return BackupStore(
         config.backup,
-        endpoint_url=f"http://127.0.0.1:{port}",
-        credentials=aws_env(port),
+        endpoint_url=s3["AWS_ENDPOINT_URL"],
+        credentials=s3,
         create_bucket=True,
     )
 
