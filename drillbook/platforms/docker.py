@@ -395,19 +395,6 @@ class DockerPlatform:
         self.start(component)
         docker_volumes.discard(copy)
 
-    def replace_volume(self, component: str, volume: str) -> None:
-        """What a restore writes into: the service's containers removed with the volume, then
-        both created again by Compose (an empty volume; the image initializes it)."""
-        self._refuse_unless_allowed(component)
-        comp = self.component(component)
-        replicas = max(comp.desired, 1)
-        for container in self.containers(component):
-            container.remove(force=True)
-        if docker_volumes.volume_exists(self._client, volume):
-            docker_volumes.remove(self._client, volume)
-        self.compose.scale(comp.service, replicas)
-        comp.desired = replicas
-
     def refill_volume(
         self, component: str, volume: str, *, port: str, fill: Callable[[int], None]
     ) -> None:
