@@ -143,11 +143,30 @@ build_image() {
     fi
     docker tag "$tag" "drillbook/$name:local"
     built="$tag"
+    prune_old_builds "$name" "$tag"
+}
+
+# Every change to drillbook makes a new python image (1.2 GB, most of it shared layers): without
+# this, /var/lib/docker grows by a build per edit. Keeps the newest KEEP_BUILDS content-hashed
+# builds of drillbook/NAME (the current one among them, so switching back and forth between two
+# checkouts stays warm); an older build a container still uses is left (docker refuses, and we
+# say so), never forced.
+KEEP_BUILDS="${DRILLBOOK_KEEP_IMAGE_BUILDS:-2}"
+prune_old_builds() {
+    local name="$1" current="$2" old builds
+    # Newest first; grep finding nothing (a first build) is not an error.
+    builds="$(docker image ls "drillbook/$name" --format '{{.CreatedAt}}\t{{.Repository}}:{{.Tag}}' |
+        LC_ALL=C sort -r | cut -f2 | grep -E ":[0-9a-f]{16}$" | grep -vxF "$current" || true)"
+    while read -r old; do
+        [[ -n "$old" ]] || continue
+        docker rmi "$old" >/dev/null 2>&1 || say "$name: kept $old (in use)"
+    done < <(tail -n +"$KEEP_BUILDS" <<<"$builds")
 }
 
 # A context assembled in the cache from the Dockerfile's folder and the given files.
 stage() {
-    local name="$1" dir="$STATE/context/$name"
+    local name="$1"
+    local dir="$STATE/context/$name"
     shift
     rm -rf "$dir"
     mkdir -p "$dir"

@@ -17,6 +17,7 @@ from drillbook.engine.undo import UndoJournal
 from drillbook.errors import InvalidDrill
 from drillbook.platforms.docker import DockerPlatform
 from drillbook.platforms.docker_engine import connect, engine_address
+from drillbook.platforms.docker_env import ComposeEnv, override_path
 from drillbook.platforms.docker_project import docker_platform, journal_path, journal_root
 from drillbook.probes.auth import TokenProvider
 from drillbook.target import Target
@@ -38,6 +39,10 @@ def open_docker_target(config: DrillbookConfig) -> Target:
         path = journal_path(project, engine)
         path.parent.mkdir(parents=True, exist_ok=True)
         platform = docker_platform(client, config, path)
+        # Before any undo is replayed: a dead run's `reset_env` needs the override's place, and
+        # while an override exists every compose call must name it.
+        platform.env = ComposeEnv(override_path(path), platform.compose)
+        platform.compose = platform.env.project()
         # Taken before the journal is read: its replay belongs to one run only.
         lock = TargetLock(
             path.with_suffix(".lock"),

@@ -132,6 +132,7 @@ def assemble_drill(
         platform=target.platform,
         prober=prober,
         probe_names=[p.name for p in measured],
+        critical_names=[p.name for p in config.target.critical_endpoints],
         undo=UndoStack(target.journal, target.apply_undo),
         timeline=timeline,
         clock=clock,

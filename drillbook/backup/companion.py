@@ -86,6 +86,17 @@ def backup_companion(target: Target, identity: DrillIdentity) -> BackupCompanion
         except DrillError:
             return None  # no database or no S3: the fixture says why (database_backups)
         return BackupCompanion(backups)
+    if target.config.platform == "kubernetes":
+        from drillbook.backup.kube import kube_backups, kube_state_dir
+        from drillbook.platforms.kubernetes import KubernetesPlatform
+
+        if not isinstance(target.platform, KubernetesPlatform):
+            return None
+        try:
+            backups = kube_backups(target.platform, target.config, kube_state_dir(target.platform))
+        except DrillError:
+            return None  # no backups volume or no route: the fixture says why
+        return BackupCompanion(backups)
     if target.stack is None:
         return None
     try:

@@ -16,9 +16,9 @@ initializes the empty volume, role and database) while the dump is loaded in one
 and only then Compose creates the service's containers on it: the application never writes into
 the empty database (its schema there would make the dump fail to load, its writes be lost).
 
-Point-in-time recovery is refused, saying why: it needs the server to archive its WAL where a
-restore can read it, which the reference project's PostgreSQL does not do (no archive_command,
-no archive volume).
+Point-in-time recovery (base backups from pg_basebackup through the published port, the WAL
+the server archives into a volume of its own) is drillbook.backup.compose_pitr's; refused,
+saying why, for a service that mounts no WAL archive volume.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from typing import Any
 
 import psycopg
 
+from drillbook.backup.cluster import remove_tree
+from drillbook.backup.compose_volumes import postgres_volumes
 from drillbook.backup.dump import load_dump
 from drillbook.backup.errors import BackupError, RestoreFailed
 from drillbook.backup.local import DatabaseBackups
@@ -60,12 +62,6 @@ POSTGRES_PORT = "5432/tcp"
 S3_PORT = "5000/tcp"
 READY_TIMEOUT_SECONDS = 180.0
 """A recreated volume: initdb, the role and database, then the server's start."""
-
-PITR_REFUSAL = (
-    "point-in-time recovery needs the server's WAL archived where a restore can read it "
-    "(archive_command into a volume, base backups from pg_basebackup); the Compose project's "
-    "PostgreSQL archives no WAL, so on platform docker only the daily dump can be restored"
-)
 
 
 def published_port(container: Any, port: str) -> int:
@@ -99,13 +95,13 @@ class VolumeRestore:
     component: str
 
     def volume(self) -> str:
-        mounts = {m.name for c in self.platform.containers(self.component) for m in _mounts(c)}
-        if len(mounts) != 1:
-            raise BackupError(
-                f"'{self.component}' mounts {len(mounts)} named volumes ({sorted(mounts)}): a "
-                "restore needs the one that holds its data directory"
-            )
-        return str(mounts.pop())
+        """The data volume (its WAL archive, if it has one, is kept: drillbook.backup.
+        compose_volumes)."""
+        containers = self.platform.containers(self.component)
+        try:
+            return postgres_volumes(self.component, containers).data.name
+        except InvalidDrill as exc:
+            raise BackupError(str(exc)) from None
 
     def restore_dump(
         self, db: LocalDatabase, dump: Path, *, name: str, backup: dict[str, Any]
@@ -132,6 +128,16 @@ class VolumeRestore:
 
         self.platform.refill_volume(self.component, volume, port=POSTGRES_PORT, fill=fill)
         loaded = time.monotonic() - started
+        # The loaded dump is a new cluster: the base backups belong to the one it replaced
+        # (PITR from them would go back to that cluster), so they are retired, as on the
+        # embedded stack. Its WAL stays in the archive volume, in that cluster's own folder.
+        # Only the last replaced cluster's are kept: this folder outlives every run.
+        if db.base_dir.exists():
+            for older in (db.run_dir / "backups").glob("retired-*"):
+                remove_tree(older)
+            retired = db.run_dir / "backups" / f"retired-{time.strftime('%Y%m%d-%H%M%S')}"
+            retired.mkdir(parents=True, exist_ok=True)
+            db.base_dir.rename(retired / db.base_dir.name)
         try:
             self.platform.wait_until_ready(self.component, timeout=READY_TIMEOUT_SECONDS)
         except Exception as exc:
@@ -166,12 +172,6 @@ def _wait_accepting(dsn: str, *, timeout: float) -> None:
                     f"the recreated volume's server took no connection in {timeout:.0f}s: {exc}"
                 ) from None
         time.sleep(0.2)
-
-
-def _mounts(container: Any) -> list[Any]:
-    from drillbook.platforms.docker_volumes import named_volumes
-
-    return named_volumes(container)
 
 
 def compose_s3_env(platform: DockerPlatform, config: DrillbookConfig) -> dict[str, str]:
@@ -240,14 +240,19 @@ def state_dir(platform: DockerPlatform) -> Path:
 def compose_backups(
     platform: DockerPlatform, config: DrillbookConfig, state_dir: Path
 ) -> DatabaseBackups:
-    """The project's database backups: dumps in S3 and their restores into a new volume."""
+    """The project's database backups: dumps in S3 and their restores into a new volume, base
+    backups and point-in-time recovery with the WAL archive volume."""
+    from drillbook.backup.compose_pitr import ComposeBackups, VolumePitr
+
     db = compose_database(platform, config, state_dir)
-    return DatabaseBackups(
+    pitr = VolumePitr(platform, db.component)
+    return ComposeBackups(
         db,
         compose_store(platform, config),
         config.backup,
         dump_restorer=VolumeRestore(platform, db.component).restore_dump,
-        pitr_refusal=PITR_REFUSAL,
+        pitr_refusal=pitr.refusal(),
+        pitr_restorer=pitr.restore_pitr,
     )
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -43,9 +43,28 @@ RETENTION_DAYS = 30
 NAME_PREFIX = "weaviate-"
 NAME_FORMAT = "weaviate-%Y%m%d-%H%M%S"
 DEFAULT_TIMEOUT_SECONDS = 300.0
+ANSWER_TIMEOUT_SECONDS = 30.0
+"""How long a restore waits for a Weaviate that was just started to answer at its address."""
 _POLL_SECONDS = 0.1
 _DONE = "SUCCESS"
 _FAILED = frozenset({"FAILED", "CANCELED", "CANCELLING"})
+
+
+def find_backup(backups: list[StoredBackup], backup_id: str, where: str) -> StoredBackup:
+    """The named backup among `backups` (oldest first), or the newest for "latest"; a
+    BackupNotFound that names `where` and the newest ones when there is no such backup."""
+    if not backups:
+        raise BackupNotFound(
+            f"no Weaviate backup in {where}: nothing to restore. Create one with "
+            "`drillbook backup weaviate` (the plan's daily scripts/backup_weaviate.sh)"
+        )
+    if backup_id == "latest":
+        return backups[-1]
+    for backup in backups:
+        if backup.backup_id == backup_id:
+            return backup
+    names = ", ".join(b.backup_id for b in backups[-5:])
+    raise BackupNotFound(f"no Weaviate backup {backup_id!r} in {where}; the newest are: {names}")
 
 
 class WeaviateBackupError(DrillFailed):
@@ -123,6 +142,19 @@ class RestoreResult:
     weaviate_seconds: float
     """From the restore request to Weaviate's SUCCESS."""
     collections: tuple[str, ...] = field(default=())
+
+
+class BackupStore(Protocol):
+    """Where backups are kept off Weaviate's volume: S3 (`S3BackupStore`), or a directory outside
+    the cluster (drillbook.backup.weaviate_directory_store)."""
+
+    def uri(self, backup_id: str = "") -> str: ...
+    def ensure_bucket(self) -> None: ...
+    def upload(self, backup_id: str, source: Path) -> tuple[int, int]: ...
+    def backups(self) -> list[StoredBackup]: ...
+    def find(self, backup_id: str) -> StoredBackup: ...
+    def download(self, backup_id: str, target: Path) -> int: ...
+    def delete(self, backup_id: str) -> None: ...
 
 
 class S3BackupStore:
@@ -208,21 +240,7 @@ class S3BackupStore:
 
     def find(self, backup_id: str) -> StoredBackup:
         """The named backup, or "latest"; BackupNotFound when there is none."""
-        backups = self.backups()
-        if not backups:
-            raise BackupNotFound(
-                f"no Weaviate backup in {self.uri()}: nothing to restore. Create one with "
-                "`drillbook backup weaviate` (the plan's daily scripts/backup_weaviate.sh)"
-            )
-        if backup_id == "latest":
-            return backups[-1]
-        for backup in backups:
-            if backup.backup_id == backup_id:
-                return backup
-        names = ", ".join(b.backup_id for b in backups[-5:])
-        raise BackupNotFound(
-            f"no Weaviate backup {backup_id!r} in {self.uri()}; the newest are: {names}"
-        )
+        return find_backup(self.backups(), backup_id, self.uri())
 
     def download(self, backup_id: str, target: Path) -> int:
         """Fetch every file of a backup into `target` (written aside, then moved in place)."""
@@ -277,6 +295,26 @@ class WeaviateBackupApi:
                 f"Weaviate at {self.endpoint.url} did not answer {method} {path}: "
                 f"{type(exc).__name__}: {exc}; is it running (drillbook stack status)?"
             ) from None
+
+    def wait_until_answering(self, timeout: float = ANSWER_TIMEOUT_SECONDS) -> None:
+        """Poll until Weaviate answers ready (bounded): reached through a Kubernetes Service, a
+        pod that just got Ready is routed to a moment later, once its endpoint is published."""
+
+        def ready() -> bool:
+            try:
+                return self._http.get("/v1/.well-known/ready").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        poll_until(
+            ready,
+            bool,
+            timeout=timeout,
+            interval=_POLL_SECONDS,
+            give_up=lambda _: WeaviateUnreachable(
+                f"Weaviate at {self.endpoint.url} did not answer ready within {timeout:.0f}s"
+            ),
+        )
 
     def collections(self) -> list[str]:
         response = self._request("GET", "/v1/schema")
@@ -341,7 +379,7 @@ class WeaviateBackupApi:
 
 def create_backup(
     endpoint: WeaviateEndpoint,
-    store: S3BackupStore,
+    store: BackupStore,
     *,
     export_root: Path,
     now: datetime | None = None,
@@ -412,7 +450,7 @@ def _wait_for_final_config(source: Path, backup_id: str, *, timeout: float = 10.
 
 
 def prune_backups(
-    store: S3BackupStore,
+    store: BackupStore,
     *,
     now: datetime,
     retention_days: int = RETENTION_DAYS,
@@ -437,7 +475,7 @@ def prune_backups(
 
 def restore_backup(
     endpoint: WeaviateEndpoint,
-    store: S3BackupStore,
+    store: BackupStore,
     *,
     backup_id: str = "latest",
     now: datetime | None = None,
@@ -454,6 +492,7 @@ def restore_backup(
     backup = store.find(backup_id)
     api = WeaviateBackupApi(endpoint, timeout_seconds=timeout_seconds)
     try:
+        api.wait_until_answering()
         existing = set(api.collections())
         local = endpoint.backup_path / backup.backup_id
         downloaded = False
@@ -536,7 +575,7 @@ class VectorStoreBackups:
     def __init__(
         self,
         endpoint: WeaviateEndpoint,
-        store: S3BackupStore,
+        store: BackupStore,
         *,
         export_root: Path,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,

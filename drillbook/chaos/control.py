@@ -124,6 +124,9 @@ def _open(
     sessions.open_session(session)
     if secrets_provider:
         point_app_at(session, secrets_provider)
+        # As in the pytest secrets drills: authentication is what these faults break, and only
+        # the critical endpoints, called with the clients' token, show it.
+        drill.count_critical_endpoints_in_rto()
     drill.begin()
 
 

@@ -92,8 +92,11 @@ class Drill:
         endpoints: ProbeSet | None = None,
         companions: Sequence[Companion[Drill]] = (),
         stop_checks: Sequence[StopCheck] = (),
+        critical_names: Sequence[str] = (),
     ) -> None:
         self.identity = identity
+        self._critical_names = list(critical_names)
+        """The critical endpoints' probe names: sampled always, in the RTO when counted."""
         self.endpoints = endpoints or ProbeSet()
         self.companions = list(companions)
         self.config = config
@@ -245,6 +248,19 @@ class Drill:
                     f"{len(recent)} baseline samples not ok; last: {detail}); nothing was "
                     "injected. Repair the target (or its probe conditions) and run again."
                 )
+
+    def count_critical_endpoints_in_rto(self) -> None:
+        """Count the critical endpoints in this drill's detection and RTO, whatever `[probing]
+        measure_critical_endpoints` says: for a fault only users' own calls show. After a
+        leaked secret's rotation /health was ok 3 s before users with re-issued tokens got
+        in, and an RTO of /health alone was 3 s short. Call it before `inject`."""
+        if self.fault_at is not None:
+            raise InvalidDrill(
+                "count_critical_endpoints_in_rto() after the fault: the outage would be "
+                "measured from samples of one kind and judged on another; call it before "
+                "drill.inject(...)"
+            )
+        self.probe_names.extend(n for n in self._critical_names if n not in self.probe_names)
 
     def inject(self, fault: Fault) -> None:
         """Journal the fault's undo, then inject it; the fault time is taken just before."""

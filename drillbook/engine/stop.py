@@ -37,9 +37,10 @@ def error_rate_check(
     bound = settings.error_rate_max
     if bound is None:
         return None
-    names = set(probe_names)
 
     def check() -> str | None:
+        # Read at every check: a drill may count its critical endpoints in from the start.
+        names = set(probe_names)
         since = fault_at()
         now = clock.monotonic()
         if since is None or now - since < settings.expected_outage_seconds:

@@ -75,7 +75,12 @@ def load_error_rate_normal(drill: Drill) -> CheckResult:
         after_rate <= allowed,
         f"{after.errors} of {after.judged} load requests failed after recovery "
         f"({after_rate:.2%}); baseline {base_rate:.2%}, allowed {allowed:.2%}"
-        + (f"; after recovery: {after.failures_text()}" if after.errors else ""),
+        + (f"; after recovery: {after.failures_text()}" if after.errors else "")
+        + (
+            f"; the first sent {after.first_failure_seconds:.2f} s after recovery"
+            if after.first_failure_seconds is not None
+            else ""
+        ),
         {"after_error_rate": after_rate, "baseline_error_rate": base_rate, "allowed": allowed},
     )
 

@@ -187,9 +187,14 @@ class LoadCompanion:
     def _refresh_tokens(self, path: Path) -> None:
         # The probes' TokenProvider renews tokens before they expire and re-issues them after a
         # secret rotation; Locust reads whatever is current.
+        assert self._tokens is not None
         last = ""
-        while not self._token_stop.wait(TOKEN_REFRESH_SECONDS):
-            assert self._tokens is not None
+        generation = self._tokens.generation
+        while not self._token_stop.is_set():
+            # Wakes at once on a rotation, else every TOKEN_REFRESH_SECONDS for renewals.
+            generation = self._tokens.wait_for_rotation(generation, TOKEN_REFRESH_SECONDS)
+            if self._token_stop.is_set():
+                return
             with contextlib.suppress(Exception):  # a token that cannot be minted: probes say so
                 token = self._tokens.token() or ""
                 if token != last:
@@ -273,7 +278,9 @@ class LoadCompanion:
         if recovered is None:
             return None
         since = recovered + settle_seconds
-        return phase_stats("recovered", [s for s in self.samples() if s.sent_at >= since])
+        return phase_stats(
+            "recovered", [s for s in self.samples() if s.sent_at >= since], since=since
+        )
 
     def figures(self) -> Mapping[str, Any]:
         samples = self.samples()

@@ -33,6 +33,7 @@ from locust import runners as locust_runners
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from drillbook.core.answer_reasons import explain_body
 from drillbook.load.plan import (
     PARENT_ENV,
     PLAN_ENV,
@@ -52,7 +53,9 @@ _SAMPLES_KEY = "drillbook_samples"
 _TOKEN_MESSAGE = "drillbook-token"
 _NODE = socket.gethostname()
 _PARENT_POLL_SECONDS = 0.5
-_TOKEN_POLL_SECONDS = 0.5
+# How often the token file is looked at (a stat; read only when it changed). Short, because
+# after a re-issue every request sent with the old token is refused and counted as an error.
+_TOKEN_POLL_SECONDS = 0.05
 
 
 class _State:
@@ -322,10 +325,11 @@ class DrillUser(HttpUser):
             ok = status in expect
             error = ""
             if not ok:
+                said = explain_body(response.content or b"") if status else ""
                 error = (
                     f"{type(response.error).__name__}: {response.error}"[:200]
-                    if response.error
-                    else f"HTTP {status}"
+                    if response.error and not status
+                    else f"HTTP {status}" + (f": {said}" if said else "")
                 )
                 response.failure(error)
             else:

@@ -89,6 +89,14 @@ class PhaseStats:
     failures: tuple[tuple[str, int], ...] = ()
     """What the failed requests got, most frequent first: ("POST notes: HTTP 409", 8),
     ("GET health: ReadTimeout", 2). A red check says why, not only how many."""
+    reasons: tuple[tuple[str, str], ...] = ()
+    """For each kind of failure, what the first one said: for an answer, what it said about
+    itself (its JSON's reason, or a proxy's page): a 503 from a replica whose database did not
+    answer is not a 503 from a proxy with no server left, and a red check should tell which;
+    for no answer, the client's message (refused, reset, or closed without a response)."""
+    first_failure_seconds: float | None = None
+    """When the phase's first failed request was sent, in seconds from the phase's start
+    (given to `phase_stats`): a failure right after recovery is not one at its end."""
 
     @property
     def judged(self) -> int:
@@ -120,16 +128,24 @@ class PhaseStats:
 
     def failures_text(self, most: int = 4) -> str:
         """ "8 x notes: HTTP 409, 2 x health: ReadTimeout" (the `most` most frequent)."""
-        shown = [f"{count} x {what}" for what, count in self.failures[:most]]
+        said = dict(self.reasons)
+        shown = [
+            f"{count} x {what}" + (f" ({said[what]})" if said.get(what) else "")
+            for what, count in self.failures[:most]
+        ]
         rest = sum(count for _, count in self.failures[most:])
         if rest:
             shown.append(f"{rest} other")
         return ", ".join(shown)
 
 
-def phase_stats(phase: Phase, samples: Sequence[LoadSample]) -> PhaseStats:
+def phase_stats(
+    phase: Phase, samples: Sequence[LoadSample], *, since: float | None = None
+) -> PhaseStats:
+    """The figures of `samples`; `since` is the phase's start, which failures are timed from."""
     latencies = [s.latency_seconds for s in samples if s.ok]
     times = [s.sent_at for s in samples]
+    failed_at = [s.sent_at for s in samples if s.failed]
     return PhaseStats(
         phase=phase,
         requests=len(samples),
@@ -140,21 +156,37 @@ def phase_stats(phase: Phase, samples: Sequence[LoadSample]) -> PhaseStats:
         p95_seconds=percentile(latencies, 0.95),
         p99_seconds=percentile(latencies, 0.99),
         failures=_failure_kinds(samples),
+        reasons=_first_reasons(samples),
+        first_failure_seconds=(min(failed_at) - since if failed_at and since is not None else None),
     )
 
 
+def _failure_kind(sample: LoadSample) -> str:
+    if sample.http_status is not None:
+        what = f"HTTP {sample.http_status}"
+    else:
+        # The exception's name, without its message (addresses, ids: one kind each).
+        what = sample.error.split(":", 1)[0].split("(", 1)[0].strip() or "no answer"
+    return f"{sample.endpoint}: {what}"
+
+
 def _failure_kinds(samples: Sequence[LoadSample]) -> tuple[tuple[str, int], ...]:
-    kinds: collections.Counter[str] = collections.Counter()
-    for sample in samples:
-        if not sample.failed:
-            continue
-        if sample.http_status is not None:
-            what = f"HTTP {sample.http_status}"
-        else:
-            # The exception's name, without its message (addresses, ids: one kind each).
-            what = sample.error.split(":", 1)[0].split("(", 1)[0].strip() or "no answer"
-        kinds[f"{sample.endpoint}: {what}"] += 1
+    kinds = collections.Counter(_failure_kind(s) for s in samples if s.failed)
     return tuple(sorted(kinds.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _first_reasons(samples: Sequence[LoadSample]) -> tuple[tuple[str, str], ...]:
+    """The reason recorded with the first failed answer of each kind ("HTTP 503: detail: ..."
+    from the load's user), in the order first seen."""
+    reasons: dict[str, str] = {}
+    for sample in sorted((s for s in samples if s.failed), key=lambda s: s.sent_at):
+        if sample.http_status is not None:
+            prefix = f"HTTP {sample.http_status}: "
+        else:  # "ConnectionError: ('Connection aborted.', RemoteDisconnected(...))"
+            prefix = sample.error.split(":", 1)[0] + ": "
+        if sample.error.startswith(prefix) and sample.error[len(prefix) :].strip():
+            reasons.setdefault(_failure_kind(sample), sample.error[len(prefix) :].strip())
+    return tuple(reasons.items())
 
 
 def split_by_phase(

@@ -30,6 +30,7 @@ from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill, RecoveryTimeout
 from drillbook.platforms import docker_files, docker_networks, docker_scratch, docker_volumes
 from drillbook.platforms.docker_compose import ComposeProject
+from drillbook.platforms.docker_env import ComposeEnv
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -75,6 +76,7 @@ class DockerPlatform:
             "restore_volume",
             "reconnect_network",
             "restore_volume_file",
+            "reset_env",
         }
     )
 
@@ -92,10 +94,18 @@ class DockerPlatform:
         self.snapshot_dir: Path | None = None
         """Where a volume's copy is kept until its undo has run (beside the undo journal);
         set by whoever opens the target."""
+        self.env: ComposeEnv | None = None
+        """The project's env override (set_env); set by whoever opens the target."""
         self._undoing = False
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def engine(self) -> Any:
+        """The engine's API client, for a restore that drives containers itself
+        (drillbook.backup.compose_pitr)."""
+        return self._client
 
     @property
     def replaces_killed_pods(self) -> bool:
@@ -320,14 +330,49 @@ class DockerPlatform:
         comp.desired = replicas
 
     def set_env(
-        self, component: str, env: Mapping[str, str | None], container: str | None = None
+        self,
+        component: str,
+        env: Mapping[str, str | None],
+        container: str | None = None,
+        *,
+        recreate: bool = False,
     ) -> dict[str, str | None]:
-        del env, container
-        raise InvalidDrill(
-            f"platform docker cannot change the environment of '{component}' yet: a Compose "
-            "service's environment is its file (the plan's `kubectl set env` has no engine "
-            "equivalent); drills that need it run on the embedded stack or on Kubernetes"
-        )
+        """The plan's `kubectl set env` on Compose: an override file and `docker compose up -d
+        --no-deps SERVICE` (drillbook.platforms.docker_env). Compose has no rolling update: the
+        containers are recreated together, `recreate` or not. The previous override values."""
+        del container, recreate
+        self._refuse_unless_allowed(component)
+        previous = self._env().set(self.component(component).service, env)
+        self._apply_env(component)
+        return previous
+
+    def reset_env(self, component: str, recreate: bool = False) -> None:
+        """Undo of set_env: the service back to its file's environment (no value journaled)."""
+        del recreate
+        self._env().reset(self.component(component).service)
+        self._apply_env(component)
+
+    def env_overlay(self, component: str) -> dict[str, str | None]:
+        return self._env().overlay(self.component(component).service)
+
+    def _env(self) -> ComposeEnv:
+        if self.env is None:
+            raise InvalidDrill("platform docker was opened without its env override's place")
+        return self.env
+
+    def _apply_env(self, component: str) -> None:
+        comp = self.component(component)
+        self.compose = self._env().project()  # every later compose call with the override
+        self._env().up(comp.service, comp.desired)
+
+    def write_volume_file(
+        self, component: str, volume: str, relative_path: str, archive: bytes
+    ) -> None:
+        """A file the service reads (e.g. a token) put in its volume as a one-member tar
+        archive (with its owner and mode), through a throwaway container."""
+        mount = self.volume_of(component, volume)
+        args = (self._client, self.image_of(component), mount.name, mount.destination)
+        docker_files.write_archive(*args, relative_path, archive)
 
     # --- storage and networks (drillbook.platforms.docker_volumes, docker_networks) ---------
 
@@ -492,8 +537,12 @@ class DockerPlatform:
             docker_files.write_archive(*args, copy.read_bytes())
         if held is not None:
             copy.unlink(missing_ok=True)
-        # A run that died during a restore (refill_volume) may have left its server on it.
+        # A run that died during a restore (refill_volume, drillbook.backup.compose_pitr) may
+        # have left its server on the volume, and the service without containers (a volume
+        # in use cannot be replaced): that server goes first, then one is created again.
         docker_scratch.remove_leftovers(self._client, volume)
+        comp = self.component(component)
+        comp.desired = max(comp.desired, 1)
         self.start(component)
 
     def service_containers(self, service: str) -> list[Any]:

@@ -41,33 +41,33 @@ class ComposeProject:
         """`docker compose up -d --no-deps --no-recreate --scale SERVICE=N SERVICE`: the
         existing containers are kept as they are (a fault is not undone by recreating what
         it did not touch), missing ones created, extra ones removed."""
-        argv = self.command(
-            "up", "-d", "--no-deps", "--no-recreate", "--scale", f"{service}={replicas}", service
+        self.run(
+            ("up", "-d", "--no-deps", "--no-recreate", "--scale", f"{service}={replicas}", service),
+            timeout=SCALE_TIMEOUT_SECONDS,
+            what=f"scale {self.name}/{service} to {replicas}",
         )
+
+    def run(self, args: tuple[str, ...], *, timeout: float, what: str) -> None:
+        """`docker compose ARGS` on this project, bounded; FaultFailed naming `what` (and the
+        CLI's last words) when it fails or takes longer than `timeout` seconds."""
         env = dict(os.environ)
         if self.host:
             env["DOCKER_HOST"] = self.host
         try:
             result = subprocess.run(
-                argv,
+                self.command(*args),
                 cwd=self.workdir or None,
                 env=env,
                 capture_output=True,
                 text=True,
-                timeout=SCALE_TIMEOUT_SECONDS,
+                timeout=timeout,
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise FaultFailed(
-                f"docker compose did not scale {self.name}/{service} to {replicas} within "
-                f"{SCALE_TIMEOUT_SECONDS:.0f}s"
-            ) from None
+            raise FaultFailed(f"docker compose did not {what} within {timeout:.0f}s") from None
         if result.returncode != 0:
             tail = " ".join(result.stderr.strip().splitlines()[-3:])
-            raise FaultFailed(
-                f"docker compose could not scale {self.name}/{service} to {replicas} "
-                f"(exit {result.returncode}): {tail}"
-            )
+            raise FaultFailed(f"docker compose could not {what} (exit {result.returncode}): {tail}")
 
 
 def project_of(labels: dict[str, str], name: str, compose_file: str | None) -> ComposeProject:

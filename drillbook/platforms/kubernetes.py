@@ -169,7 +169,15 @@ class KubernetesPlatform:
     replaces_killed_pods = True
     """Controllers recreate a deleted pod (see drillbook.scenarios.workloads.runbook)."""
     UNDO_VERBS = frozenset(
-        {"reconcile", "start", "restart", "scale", "reset_env", "restore_secret"}
+        {
+            "reconcile",
+            "start",
+            "restart",
+            "scale",
+            "reset_env",
+            "restore_secret",
+            "repair_database_volume",
+        }
     )
 
     def __init__(
@@ -724,13 +732,26 @@ class KubernetesPlatform:
         finally:
             self._undoing = False
 
+    def repair_database_volume(self, component: str, stamp: str) -> None:
+        """Undo of a damaged data file or a restore (drillbook.platforms.kube_database_volume)."""
+        from drillbook.platforms.kube_database_volume import repair
+
+        repair(self, component=component, stamp=stamp)
+
     # -- beyond the Protocol: the rest of the plan's kubectl commands ----------------------
     def set_env(
-        self, component: str, env: Mapping[str, str | None], container: str | None = None
+        self,
+        component: str,
+        env: Mapping[str, str | None],
+        container: str | None = None,
+        *,
+        public: frozenset[str] = frozenset(),
     ) -> dict[str, str | None]:
         """`kubectl set env`: set (None: remove) variables of a container (default: the
         first), which rolls the workload's pods; returns the previous values. Wait with
-        `wait_until_ready`.
+        `wait_until_ready`. Every value is registered for redaction except those of the
+        variables named in `public` (a provider's name such as "vault" registered as a secret
+        would blank that word out of every report).
 
         The first change keeps the deployed env in a Secret beside the workload (env values can
         be secrets: never in an annotation, never on disk), for `reset_env`.
@@ -752,9 +773,10 @@ class KubernetesPlatform:
             )
         by_name = {e.name: e for e in current}
         previous = {k: (by_name[k].value if k in by_name else None) for k in env}
-        for value in [*env.values(), *previous.values()]:
-            if value:
-                register_secret(value)
+        for name in set(env) - public:
+            for value in (env[name], previous[name]):
+                if value:
+                    register_secret(value)
         # Variables not named keep their definition as it is (valueFrom included).
         updated = self._env_json([e for e in current if e.name not in env])
         updated += [{"name": k, "value": v} for k, v in env.items() if v is not None]

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import time
 import xmlrpc.client
 from typing import Any, cast
 
 from drillbook.errors import StackError
+
+# supervisor.xmlrpc.Faults.ALREADY_STARTED: the process is STARTING or RUNNING already.
+_ALREADY_STARTED = 60
+# How long a start another caller began may take to reach RUNNING; supervisord's own startsecs
+# for the stack's programs is a few seconds, and a process that never gets there is an error.
+_STARTED_ELSEWHERE_TIMEOUT_SECONDS = 60.0
+_STARTED_ELSEWHERE_POLL_SECONDS = 0.1
+# BACKOFF and EXITED are left out: supervisord retries and autorestarts from them.
+_NEVER_RUNNING = frozenset({"FATAL", "STOPPED"})
 
 
 class SupervisorClient:
@@ -41,7 +51,33 @@ class SupervisorClient:
         return cast(dict[str, Any], self.call("supervisor.getProcessInfo", full_name))
 
     def start(self, full_name: str, wait: bool = True) -> None:
-        self.call("supervisor.startProcess", full_name, wait)
+        """Start a process; idempotent, as a controller's "make it run" is.
+
+        Two callers may start the same process at once: an abort's undo starts a replica while
+        the runbook's recovery step, in another thread, is still inside its own start. The
+        second gets ALREADY_STARTED, which means the desired state is on its way, so it waits
+        for RUNNING like the first (when asked to wait) instead of failing the undo."""
+        try:
+            self.call("supervisor.startProcess", full_name, wait)
+        except StackError as exc:
+            fault = exc.__cause__
+            if not (isinstance(fault, xmlrpc.client.Fault) and fault.faultCode == _ALREADY_STARTED):
+                raise
+            if wait:
+                self._wait_running(full_name)
+
+    def _wait_running(self, full_name: str) -> None:
+        deadline = time.monotonic() + _STARTED_ELSEWHERE_TIMEOUT_SECONDS
+        while True:
+            state = str(self.process(full_name)["statename"])
+            if state == "RUNNING":
+                return
+            if state in _NEVER_RUNNING or time.monotonic() >= deadline:
+                raise StackError(
+                    f"supervisord process {full_name} was being started by another caller but "
+                    f"is {state}, not RUNNING; see its log under the stack's logs/"
+                )
+            time.sleep(_STARTED_ELSEWHERE_POLL_SECONDS)
 
     def stop(self, full_name: str, wait: bool = True) -> None:
         self.call("supervisor.stopProcess", full_name, wait)

@@ -28,6 +28,9 @@ class TokenProvider:
         self._settings = settings
         self._secret = secret
         self._lock = threading.Lock()
+        self._rotated = threading.Condition(self._lock)
+        self._generation = 0
+        """How many rotations so far: what `wait_for_rotation` compares with."""
         self._token: str | None = None
         self._expires_at = 0.0
         if secret:
@@ -59,6 +62,22 @@ class TokenProvider:
             self._secret = secret
             self._token = None
             self._expires_at = 0.0
+            self._generation += 1
+            self._rotated.notify_all()
+
+    @property
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation
+
+    def wait_for_rotation(self, seen: int, timeout: float) -> int:
+        """Block until a rotation after generation `seen`, or `timeout` seconds; the generation
+        now. Clients that copy the token elsewhere (the load's processes) take a rotated one up
+        at the moment the probes do, instead of sending the old one, refused, until their next
+        poll: in a recovery that ends with re-issued tokens that lag was a burst of 401s."""
+        with self._rotated:
+            self._rotated.wait_for(lambda: self._generation != seen, timeout)
+            return self._generation
 
     def token(self) -> str | None:
         if not self.enabled:

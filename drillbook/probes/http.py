@@ -7,41 +7,19 @@ so a probe is ok only when the code is expected *and* every JSON condition holds
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from drillbook.config.model import HttpProbe
+from drillbook.core.answer_reasons import explain_body
 from drillbook.core.clock import Clock
 from drillbook.core.timeline import Sample, SampleStatus
 from drillbook.probes.auth import TokenProvider
 from drillbook.probes.health_fields import health_fields
 
 _THROTTLED = 429
-_EXCERPT_CHARS = 160
-# Keys under which services say why they answer unhealthy (ELEANOR's /health lists `errors`,
-# FastAPI puts `detail`), and which replica answered: a red drill should say who failed and why.
-_REASON_KEYS = ("errors", "error", "detail", "reason")
-_ORIGIN_KEYS = ("replica", "pod", "hostname")
-_MARKUP = re.compile(r"<[^>]*>")
-
-
-def explain_body(body: bytes) -> str:
-    """What an unexpected answer says about itself, shortened: the reasons a service gives in
-    its JSON (and which replica answered), else the start of the text (a proxy's own 503 page
-    says "no server is available", which tells a routing gap from a failing replica)."""
-    try:
-        document: Any = json.loads(body)
-    except ValueError:
-        text = body[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")
-        return " ".join(_MARKUP.sub(" ", text).split())[:_EXCERPT_CHARS]
-    if not isinstance(document, dict):
-        return json.dumps(document)[:_EXCERPT_CHARS]
-    parts = [f"{k} {document[k]}" for k in _ORIGIN_KEYS if isinstance(document.get(k), str)]
-    parts += [f"{k}: {json.dumps(document[k])}" for k in _REASON_KEYS if k in document]
-    return ("; ".join(parts) or json.dumps(document))[:_EXCERPT_CHARS]
 
 
 def classify_response(probe: HttpProbe, status_code: int, body: bytes) -> tuple[SampleStatus, str]:

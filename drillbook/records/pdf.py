@@ -3,22 +3,18 @@ Chromium (`--print-to-pdf`), bounded by a timeout like every Chromium run of dri
 
 from __future__ import annotations
 
-import contextlib
 import html
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from drillbook.reporting.browser import BrowserError, chromium_command, find_chromium
+from drillbook.reporting.browser import BrowserError, run_chromium
 
 __all__ = ["markdown_to_html", "print_pdf"]
 
 PDF_TIMEOUT_SECONDS = 90.0
+PDF_RENDER_WAIT_MS = 2000
+"""Virtual time the page gets to lay out (images, fonts) before it is printed."""
 
 _STYLE = """
 body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 11pt; margin: 1.5cm; }
@@ -49,35 +45,13 @@ def print_pdf(markdown_file: Path, pdf_file: Path, *, timeout: float = PDF_TIMEO
         markdown_to_html(source.read_text(encoding="utf-8"), title=source.stem), encoding="utf-8"
     )
     out.unlink(missing_ok=True)  # a stale PDF must not pass for a fresh one
-    profile = Path(tempfile.mkdtemp(prefix="drillbook-chromium-"))
-    command = chromium_command(
-        find_chromium(),
-        profile,
-        2000,
+    run_chromium(
         ["--no-pdf-header-footer", f"--print-to-pdf={out}", page.as_uri()],
+        PDF_RENDER_WAIT_MS,
+        f"printing {out}",
+        timeout=timeout,
     )
-    try:
-        # Its own session, so a timeout takes Chromium's helper processes too.
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        try:
-            _, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise BrowserError(f"headless Chromium did not print {out} in {timeout:.0f} s") from exc
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    if process.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
-        tail = stderr.decode("utf-8", errors="replace").strip().splitlines()[-5:]
-        raise BrowserError(
-            f"headless Chromium printed no PDF at {out} (exit status {process.returncode}): "
-            + " | ".join(tail)
-        )
+    # An exit status of 0 is not proof of a print: the file itself is.
+    if not out.is_file() or out.stat().st_size == 0:
+        raise BrowserError(f"headless Chromium printed no PDF at {out}")
     return out

@@ -125,14 +125,18 @@ def chromium_command(
     ]
 
 
-def _run_chromium(extra: Sequence[str], wait_ms: int, what: str) -> bytes:
-    """Run headless Chromium with `extra` arguments; returns its stdout."""
+def run_chromium(
+    extra: Sequence[str], wait_ms: int, what: str, *, timeout: float | None = None
+) -> bytes:
+    """Run headless Chromium with `extra` arguments for `what` (named in errors); returns its
+    stdout. `timeout` defaults to the page's budget plus a margin for Chromium's start."""
     if wait_ms < 0:
         raise ValueError(f"wait_ms must be >= 0, got {wait_ms}")
     chromium = find_chromium()
     profile = Path(tempfile.mkdtemp(prefix="drillbook-chromium-"))
     command = chromium_command(chromium, profile, wait_ms, extra)
-    timeout = wait_ms / 1000 + _EXTRA_SECONDS
+    if timeout is None:
+        timeout = wait_ms / 1000 + _EXTRA_SECONDS
     try:
         # A session of its own, so that on timeout the whole process group goes: Chromium
         # starts zygote, renderer and GPU processes that would outlive a killed parent.
@@ -170,7 +174,7 @@ def screenshot(
     out = Path(out_png).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)  # so that a stale file cannot pass for a fresh screenshot
-    _run_chromium(
+    run_chromium(
         [f"--window-size={width},{height}", "--hide-scrollbars", f"--screenshot={out}", url],
         wait_ms,
         f"the screenshot of {url}",
@@ -182,7 +186,7 @@ def screenshot(
 
 def dump_dom(url: str, *, wait_ms: int = 3000) -> str:
     """The serialized DOM of `url` after its scripts ran for `wait_ms` (virtual time)."""
-    stdout = _run_chromium(["--dump-dom", url], wait_ms, f"the DOM dump of {url}")
+    stdout = run_chromium(["--dump-dom", url], wait_ms, f"the DOM dump of {url}")
     return stdout.decode("utf-8", errors="replace")
 
 

@@ -138,6 +138,12 @@ class _StopSignals:
     so they are never left half-written.
     """
 
+    # The _Stop raised by one signal can be lost: Python may run the handler inside a
+    # finalizer ("Exception ignored in ...") or a library may swallow it and retry, and the
+    # request then blocks until its read timeout (30 s). So, once stopping, SIGALRM raises it
+    # again every REPEAT_SECONDS until the loop has left every interruptible section.
+    REPEAT_SECONDS = 0.2
+
     def __init__(self) -> None:
         self.stopping = False
         self._interruptible = False
@@ -145,11 +151,26 @@ class _StopSignals:
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._handle)
         signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGALRM, self._handle)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.stopping = True
+        if not self.stopping:
+            self.stopping = True
+            signal.setitimer(signal.ITIMER_REAL, self.REPEAT_SECONDS, self.REPEAT_SECONDS)
         if self._interruptible:
             raise _Stop
+
+    def stopped(self) -> None:
+        """The loop is over: nothing interruptible any more, no more repeats. A repeat can
+        still land before the flag is cleared (a _Stop raised out of a finally), so this is
+        retried until it has run whole."""
+        while True:
+            try:
+                self._interruptible = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                return
+            except _Stop:
+                continue
 
     @contextmanager
     def interruptible(self) -> Iterator[None]:
@@ -220,6 +241,8 @@ def run(store: OffsiteStore, archive: Path, interval: float, state: Path | None)
                 time.sleep(interval)
     except _Stop:
         pass
+    finally:
+        signals.stopped()
     checkpoint(before)
     return 0
 

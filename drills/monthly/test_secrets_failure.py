@@ -86,6 +86,14 @@ from drillbook.target import Target
 pytestmark = pytest.mark.drill(scenario="secrets-management-failure", component="app")
 
 
+@pytest.fixture(autouse=True)
+def _rto_where_users_authenticate(drill: Drill) -> None:
+    """Authentication is what these faults break, and only the critical endpoints, called with
+    the clients' bearer token, show it (/health answers ok while every call is refused): they
+    count in the RTO beside the health probes."""
+    drill.count_critical_endpoints_in_rto()
+
+
 def _label(store: SecretStore) -> None:
     """Which provider this run drills, on the report's overview."""
     allure.dynamic.parameter("provider", store.name)

@@ -45,6 +45,8 @@ def test_the_shipped_compose_configuration_loads() -> None:
         "postgres",
         "redis",
         "weaviate",
+        "openbao",
+        "s3",
     }
 
 

@@ -3,8 +3,8 @@
 the project's own S3) and its restore into a recreated volume. A row committed before the dump
 is there after the restore, one committed after it is not (the dump's RPO, as the plan's daily
 backup has it), the volume is a new one, and every container is back as it was. What cannot
-work is refused before anything changes, saying why: point-in-time recovery (the project's
-PostgreSQL archives no WAL) and Weaviate through drillbook."""
+work is refused before anything changes, saying why: Weaviate through drillbook (point-in-time
+recovery: tests/docker/test_pitr_on_compose.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import uuid
 
 import psycopg
 
-from drillbook.backup.compose import PITR_REFUSAL
 from tests.docker.engine import CONFIG, EVIDENCE_DSN, PROJECT, ROOT, docker, project_containers
 
 VOLUME = f"{PROJECT}_pgdata"
@@ -82,17 +81,9 @@ def test_what_cannot_work_is_refused_before_anything_changes(
 ) -> None:
     created = _volume_created()
     containers_before = project_containers()
-    for args in (
-        ("restore", "database", "--pitr", "latest"),
-        ("backup", "database", "--base"),
-        ("backup", "weaviate"),
-    ):
-        refused = _drillbook(*args)
-        assert refused.returncode == 2, (args, refused.stdout, refused.stderr)
-        assert "drillbook: error:" in refused.stderr, refused.stderr
-        if "database" in args:
-            assert PITR_REFUSAL in refused.stderr, refused.stderr
-        else:
-            assert "through Weaviate's own API" in refused.stderr, refused.stderr
+    refused = _drillbook("backup", "weaviate")
+    assert refused.returncode == 2, (refused.stdout, refused.stderr)
+    assert "drillbook: error:" in refused.stderr, refused.stderr
+    assert "through Weaviate's own API" in refused.stderr, refused.stderr
     assert _volume_created() == created
     assert project_containers() == containers_before

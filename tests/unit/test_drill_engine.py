@@ -21,7 +21,13 @@ from drillbook.core.undo import UndoAction
 from drillbook.engine.drill import Drill, DrillIdentity
 from drillbook.engine.stop import StopCheck
 from drillbook.engine.undo import UndoJournal, UndoStack
-from drillbook.errors import DrillFailed, ObjectiveBreached, RecoveryTimeout, VerificationFailed
+from drillbook.errors import (
+    DrillFailed,
+    InvalidDrill,
+    ObjectiveBreached,
+    RecoveryTimeout,
+    VerificationFailed,
+)
 
 INTERVAL = 0.25
 
@@ -68,6 +74,8 @@ def make_drill(
     *,
     config: DrillbookConfig | None = None,
     stop_checks: Sequence[StopCheck] = (),
+    clock_for: Callable[[Timeline], ScriptedClock] | None = None,
+    critical_names: Sequence[str] = (),
 ) -> tuple[Drill, ScriptedClock, RecordingPlatform]:
     cfg = config or load_config(None)
     cfg = dataclasses.replace(
@@ -81,7 +89,7 @@ def make_drill(
         ),
     )
     timeline = Timeline()
-    clock = ScriptedClock(timeline, health)
+    clock = clock_for(timeline) if clock_for else ScriptedClock(timeline, health)
     platform = RecordingPlatform()
     drill = Drill(
         DrillIdentity("application-failure", "critical", "test", "monthly", "scripted"),
@@ -93,6 +101,7 @@ def make_drill(
         timeline=timeline,
         clock=clock,
         stop_checks=stop_checks,
+        critical_names=critical_names,
     )
     return drill, clock, platform
 
@@ -311,3 +320,68 @@ def test_baseline_counts_the_time_companions_have_been_at_work(
     drill.companions = [companion]  # type: ignore[list-item]
     drill.begin(baseline_seconds=2.0)
     assert clock.monotonic() == pytest.approx(baseline_ends_at)
+
+
+class HealthyButRefusingClock(ScriptedClock):
+    """/health always ok; the critical endpoint `deliberate` refused while `refused(t)`: what
+    users saw after a leaked secret's rotation, until their tokens were re-issued."""
+
+    def __init__(self, timeline: Timeline, refused: Callable[[float], SampleStatus]) -> None:
+        super().__init__(timeline, lambda _: SampleStatus.OK)
+        self.refused = refused
+
+    def sleep(self, seconds: float) -> None:
+        target = self.monotonic() + seconds
+        tick = self.next_tick
+        while tick < target:
+            self.timeline.add_sample(
+                Sample(
+                    probe="deliberate",
+                    sent_at=tick,
+                    received_at=tick + 0.01,
+                    status=self.refused(tick),
+                )
+            )
+            tick += INTERVAL
+        super().sleep(seconds)
+
+
+def _drill_with_a_critical_endpoint(tmp_path: Path) -> tuple[Drill, ScriptedClock]:
+    drill, clock, _ = make_drill(
+        tmp_path,
+        lambda _: SampleStatus.OK,
+        clock_for=lambda timeline: HealthyButRefusingClock(timeline, down_between(2.0, 6.0)),
+        critical_names=["deliberate"],
+    )
+    return drill, clock
+
+
+def test_a_drill_that_counts_its_critical_endpoints_times_the_refusals_health_missed(
+    tmp_path: Path,
+) -> None:
+    drill, clock = _drill_with_a_critical_endpoint(tmp_path)
+    drill.begin(baseline_seconds=2.0)
+    drill.count_critical_endpoints_in_rto()
+    drill.inject(fault())
+    drill.wait_until_detected()
+    drill.recover(noop_step(clock, 1.0))
+    m = drill.wait_until_recovered()
+    assert m.rto_seconds == pytest.approx(4.0)
+    drill.finish()
+
+
+def test_without_counting_them_only_the_health_probes_decide(tmp_path: Path) -> None:
+    drill, _ = _drill_with_a_critical_endpoint(tmp_path)
+    drill.begin(baseline_seconds=2.0)
+    drill.inject(fault())
+    assert not drill.observe_no_outage(5.0).outage_observed
+    drill.finish()
+
+
+def test_counting_them_after_the_fault_is_refused(tmp_path: Path) -> None:
+    drill, _ = _drill_with_a_critical_endpoint(tmp_path)
+    drill.begin(baseline_seconds=2.0)
+    drill.inject(fault())
+    with pytest.raises(InvalidDrill, match=r"before drill\.inject"):
+        drill.count_critical_endpoints_in_rto()
+    drill.finish()

@@ -10,8 +10,9 @@ import json
 
 from drillbook.config.conditions import parse_condition
 from drillbook.config.model import HttpProbe
+from drillbook.core.answer_reasons import explain_body
 from drillbook.core.timeline import SampleStatus
-from drillbook.probes.http import classify_response, explain_body
+from drillbook.probes.http import classify_response
 
 HEALTH = HttpProbe(
     name="health",

@@ -24,8 +24,8 @@ from drillbook.target import Target
 
 REPO = Path(__file__).resolve().parents[2]
 KIND = REPO / "configs" / "kind.toml"
-DSN_PORT = re.compile(r'EVIDENCE_DSN="postgresql://eleanor:\$DB_PASSWORD@127\.0\.0\.1:(\d+)/')
-"""The loopback port of the DSN as exported (README, workflow, the configuration's comment)."""
+DSN_PORT = re.compile(r"postgresql://eleanor:\$[A-Z_]*PASSWORD@127\.0\.0\.1:(\d+)/")
+"""The loopback port of the DSN as written (kind-up.sh's drill.env, the configuration's comment)."""
 
 
 def yaml_documents(path: Path) -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def test_postgres_is_published_on_the_loopback_port_of_the_exported_dsn() -> Non
         if m["containerPort"] == port["nodePort"]
     ]
     assert mapping["listenAddress"] == "127.0.0.1"
-    for document in (".github/workflows/drills.yml", "README.md", "configs/kind.toml"):
+    for document in ("scripts/kind-up.sh", "configs/kind.toml"):
         ports = DSN_PORT.findall((REPO / document).read_text())
         assert ports and set(ports) == {str(mapping["hostPort"])}, document
 
@@ -96,9 +96,15 @@ def test_only_kind_publishes_postgres() -> None:
         assert "kind-postgres" not in text
 
 
-def test_the_workflow_publishes_postgres_after_deploying_and_exports_the_dsn() -> None:
+def test_kind_up_publishes_postgres_after_deploying_and_the_workflow_reads_the_dsn() -> None:
+    kind_up = (REPO / "scripts" / "kind-up.sh").read_text()
+    deploy = kind_up.index('k apply -k "$stack"')
+    assert kind_up.index('k apply -f "$repo/k8s/kind-postgres.yaml"') > deploy
+    # The DSN holds the database password: it goes to drill.env (mode 0600), never to stdout.
+    assert kind_up.index("ELEANOR_EVIDENCE_DSN") < kind_up.index('>"$drill_env"')
     workflow = (REPO / ".github" / "workflows" / "drills.yml").read_text()
-    deploy = workflow.index("kubectl apply -k k8s/production/")
-    assert workflow.index("kubectl apply -f k8s/kind-postgres.yaml") > deploy
-    assert workflow.index("ELEANOR_EVIDENCE_DSN=") < workflow.index("run: pytest drills/monthly")
-    assert 'echo "::add-mask::$EVIDENCE_DSN"' in workflow  # it holds the database password
+    drill_env = "~/.cache/drillbook/kind-clusters/drillbook-kind/drill.env"
+    masked = workflow.index('echo "::add-mask::$value"; done < ' + drill_env)
+    assert masked < workflow.index(f"set -a; . {drill_env}; set +a")
+    sourced = workflow.index(f"set -a; . {drill_env}; set +a")
+    assert sourced < workflow.index("\n          pytest drills/monthly")

@@ -75,6 +75,27 @@ def test_throttled_requests_are_not_errors() -> None:
     assert stats.error_rate == 0.5
 
 
+def test_a_failure_kind_says_what_its_first_answer_said() -> None:
+    database = 'HTTP 503: replica app-1; detail: "database unavailable"'
+    samples = [
+        LoadSample("trace-read", 1.3, 0.01, False, 503, error="HTTP 503: no server is available"),
+        LoadSample("trace-read", 1.2, 0.01, False, 503, error=database),
+        LoadSample("health", 1.4, 0.01, False, 503, error="HTTP 503"),  # an empty body
+        LoadSample("deliberate", 1.5, 0.01, False, None, error="ReadTimeout: timed out"),
+    ]
+    stats = phase_stats("recovered", samples)
+    assert stats.failures == (
+        ("trace-read: HTTP 503", 2),
+        ("deliberate: ReadTimeout", 1),
+        ("health: HTTP 503", 1),
+    )
+    assert stats.failures_text() == (
+        '2 x trace-read: HTTP 503 (replica app-1; detail: "database unavailable"), '
+        "1 x deliberate: ReadTimeout (timed out), 1 x health: HTTP 503"
+    )
+    assert "reasons" not in stats.to_json()  # the drill record's schema is unchanged
+
+
 def test_sample_lines_from_this_and_from_another_machine() -> None:
     local = '{"e":"health","t":5.5,"w":1000.0,"l":0.01,"ok":true,"s":200,"x":"","n":"here"}'
     remote = '{"e":"health","t":99.0,"w":1000.0,"l":0.01,"ok":false,"s":null,"x":"reset","n":"b"}'
@@ -257,5 +278,25 @@ def test_a_phases_failures_are_counted_by_what_they_got() -> None:
     stats = phase_stats("recovered", samples)
     assert stats.errors == 3
     assert stats.failures == (("notes: HTTP 409", 2), ("health: ReadTimeout", 1))
-    assert stats.failures_text() == "2 x notes: HTTP 409, 1 x health: ReadTimeout"
+    assert stats.failures_text() == (
+        "2 x notes: HTTP 409, 1 x health: ReadTimeout (timed out (127.0.0.1:2))"
+    )
     assert stats.to_json()["failures"] == {"notes: HTTP 409": 2, "health: ReadTimeout": 1}
+
+
+def test_a_failure_without_an_answer_says_what_the_client_saw_and_when() -> None:
+    """A red "error rates normal" after recovery names the transport error and when it came:
+    a connection reset 0.3 s after recovery is a different finding from a refusal 20 s on."""
+    aborted = "ConnectionError: ('Connection aborted.', RemoteDisconnected('closed'))"
+    samples = [
+        LoadSample("health", 20.1, 0.01, ok=True, http_status=200),
+        LoadSample("health", 20.3, 0.01, ok=False, error=aborted),
+        LoadSample("health", 21.5, 0.01, ok=False, error="ConnectionError: refused"),
+    ]
+    stats = phase_stats("recovered", samples, since=20.0)
+    assert stats.failures_text() == (
+        "2 x health: ConnectionError (('Connection aborted.', RemoteDisconnected('closed')))"
+    )
+    assert stats.first_failure_seconds == pytest.approx(0.3)
+    assert phase_stats("recovered", samples).first_failure_seconds is None
+    assert phase_stats("recovered", samples[:1], since=20.0).first_failure_seconds is None

@@ -26,7 +26,9 @@ from drillbook.core.steps import Fault, undone_by
 from drillbook.core.undo import UndoAction
 from drillbook.errors import FaultFailed, InvalidDrill
 from drillbook.platforms.docker import DockerPlatform
+from drillbook.platforms.kubernetes import KubernetesPlatform
 from drillbook.scenarios.database.on_docker import damage_data_file_in_volume
+from drillbook.scenarios.database.on_kubernetes import damage_data_file_in_pod_volume
 from drillbook.scenarios.workloads.faults import kill_replicas
 
 CONTROL_FILE = "global/pg_control"
@@ -66,6 +68,9 @@ def damage_data_file(
         return damage_data_file_in_volume(
             platform, db, database, relative_path=relative_path, damage=damage_bytes
         )
+    if isinstance(platform, KubernetesPlatform):
+        # The data directory is postgres-0's volume: damaged by a Job while the pod is down.
+        return damage_data_file_in_pod_volume(platform, database, relative_path=relative_path)
     if platform.name != "local":
         raise InvalidDrill(
             "damage_data_file writes into the database's data directory, on this machine or in "

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from drillbook.backup.compose_volumes import postgres_volumes
 from drillbook.backup.restore import LocalDatabase
 from drillbook.config.model import Component
 from drillbook.core.steps import Fault, undone_by
@@ -22,19 +23,13 @@ from drillbook.core.undo import UndoAction
 from drillbook.errors import InvalidDrill
 from drillbook.platforms.docker import DockerPlatform
 from drillbook.platforms.docker_files import content_of
-from drillbook.platforms.docker_volumes import named_volumes
 
 
 def data_volume(platform: DockerPlatform, database: Component) -> tuple[str, str]:
-    """The one named volume the database's containers mount: its engine name, where mounted."""
-    containers = platform.containers(database.name)
-    mounts = {(m.name, m.destination) for c in containers for m in named_volumes(c)}
-    if len(mounts) != 1:
-        raise InvalidDrill(
-            f"'{database.name}' mounts {len(mounts)} named volumes ({sorted(mounts)}): the "
-            "data-file fault needs the one that holds its data directory"
-        )
-    return mounts.pop()
+    """The named volume that holds the database's data directory (not its WAL archive): its
+    engine name, where mounted."""
+    data = postgres_volumes(database.name, platform.containers(database.name)).data
+    return data.name, data.destination
 
 
 @undone_by(

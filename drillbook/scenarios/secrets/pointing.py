@@ -3,9 +3,14 @@ deployment configured for that provider would be: the plan's `kubectl set env`, 
 first (a run that dies is put right by the next), put back afterwards. Shared by the pytest
 drills' `secret_store` fixture and the Chaos Toolkit extension.
 
+On Docker (a Compose project) the same `kubectl set env` is an env override file and
+`docker compose up -d` (DockerPlatform.set_env), and the provider is seeded first.
+
 On Kubernetes the Deployment as deployed reads its secrets where it is configured to (a
 Secret, by secretKeyRef): an earlier drill's `kubectl set env` fallback is put back first
-(`reset_env`) and the rollout waited for, so every drill starts from the deployed workload.
+(`reset_env`) and the rollout waited for, so every drill starts from the deployed workload. A
+provider the cluster runs itself (drillbook.scenarios.secrets.kube_stores, deployed on the env
+provider as on Compose) is seeded and pointed at with `kubectl set env`, put back by `reset_env`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import httpx
 from drillbook.core.undo import UndoAction
 from drillbook.engine.undo import UndoStack
 from drillbook.errors import InvalidDrill
+from drillbook.platforms.docker import DockerPlatform
 from drillbook.platforms.kubernetes import KubernetesPlatform
 from drillbook.platforms.local import LocalPlatform
 from drillbook.scenarios.secrets.runbook import API_KEY_ENV, JWT_ENV, PROVIDER_ENV
@@ -41,7 +47,26 @@ class AppPointer:
         target = self._target
         app = target.component("app")
         platform = target.platform
-        if isinstance(platform, KubernetesPlatform):
+        if isinstance(platform, KubernetesPlatform) and store.seed:
+            # The cluster's own dev-mode provider (kube_stores): seeded, then pointed at with
+            # `kubectl set env`, which rolls the pods (only when the env differs).
+            store.seed_state()
+            wanted = {PROVIDER_ENV: store.app_provider, JWT_ENV: None, API_KEY_ENV: None}
+            # Declared env: a variable read from a Secret (valueFrom) shows as None, so the
+            # removed ones are judged by presence, not by value.
+            current = platform.env(app.name)
+            if current.get(PROVIDER_ENV) != store.app_provider or {JWT_ENV, API_KEY_ENV} & set(
+                current
+            ):
+                self._journal_once(
+                    f"put {app.name}'s deployed env back (kubectl set env)",
+                    platform.name,
+                    {"component": app.name},
+                )
+                # The provider's name is no secret (registered, "vault" would be redacted).
+                platform.set_env(app.name, wanted, public=frozenset({PROVIDER_ENV}))
+                platform.wait_until_ready(app.name, timeout=READY_SECONDS)
+        elif isinstance(platform, KubernetesPlatform):
             self._journal_once(
                 f"put {app.name}'s deployed env back (kubectl set env)",
                 platform.name,
@@ -49,13 +74,17 @@ class AppPointer:
             )
             platform.reset_env(app.name)  # nothing to do unless a fallback left its env set
             platform.wait_until_ready(app.name, timeout=READY_SECONDS)
-        elif isinstance(platform, LocalPlatform):
+        elif isinstance(platform, (LocalPlatform, DockerPlatform)):
+            if isinstance(platform, DockerPlatform):
+                # A Compose project's dev-mode provider holds what drillbook seeded, or nothing
+                # after a restart or a fresh `up`: seeded first (only what differs is written).
+                store.seed_state()
             wanted = {PROVIDER_ENV: store.app_provider, JWT_ENV: None, API_KEY_ENV: None}
             current = platform.env_overlay(app.name)
             if any(current.get(k, "unset") != v for k, v in wanted.items()):
                 self._journal_once(
                     f"point {app.name} back at its deployed secrets provider",
-                    "local",
+                    platform.name,
                     # All replicas at once: this runs between drills, nobody is measured.
                     {"component": app.name, "recreate": True},
                 )

@@ -92,12 +92,17 @@ def fall_back_to_env(
             "ready_after_seconds": round(waited, 4),
         }
 
+    values = (
+        f"{PROVIDER_ENV}=env {JWT_ENV}=$(<break-glass copy>) {API_KEY_ENV}=$(<break-glass copy>)"
+    )
+    command = f"kubectl set env {_workload(app)} {values}"
+    if platform.name == "docker":
+        # Compose's `kubectl set env`: an override file, then the service recreated with it.
+        service = app.compose_service or app.name
+        command = f"docker compose -f <file> -f <override: {values}> up -d --no-deps {service}"
     return RecoveryStep(
         name=f"fall back to environment variables on {app.name}",
-        command=(
-            f"kubectl set env {_workload(app)} {PROVIDER_ENV}=env "
-            f"{JWT_ENV}=$(<break-glass copy>) {API_KEY_ENV}=$(<break-glass copy>)"
-        ),
+        command=command,
         run=run,
     )
 
@@ -196,8 +201,13 @@ def restart_provider(platform: Platform, store: SecretStore) -> RecoveryStep:
 
     return RecoveryStep(
         name=f"restart {store.name}",
-        command=f"restart secrets provider {component} (supervisorctl restart {component}:*), "
-        "then verify connectivity",
+        command=f"restart secrets provider {component} ("
+        + (
+            f"docker compose restart {component}"
+            if platform.name == "docker"
+            else f"supervisorctl restart {component}:*"
+        )
+        + "), then verify connectivity",
         run=run,
     )
 

@@ -1,9 +1,11 @@
 """The secrets drill's stores, as configured, and the executor of their journaled undos.
 
 `open_secret_stores` opens a `SecretStore` (drillbook.secrets.store) for every provider in
-`[secrets] providers`: the embedded stack's own (drillbook.stack.secret_stores), a Vault or AWS
-Secrets Manager named in the configuration, the environment, or Kubernetes Secrets through the
-platform's API client. `SecretsUndo` executes the undos the secrets faults journal.
+`[secrets] providers`: the embedded stack's own (drillbook.stack.secret_stores), a Compose
+project's or a Kubernetes cluster's own dev-mode Vault and moto (compose_stores, kube_stores:
+seeded by drillbook), a Vault or AWS Secrets Manager named in the configuration, the
+environment, or Kubernetes Secrets through the platform's API client. `SecretsUndo` executes
+the undos the secrets faults journal.
 """
 
 from __future__ import annotations
@@ -66,8 +68,28 @@ def open_secret_stores(
         if name == "kubernetes":
             stores[name] = _kubernetes_store(settings, paths, platform)
             continue
+        if config.platform == "docker" and name in ("vault", "aws"):
+            # The Compose project's dev-mode providers: seeded by drillbook (compose_stores).
+            from drillbook.scenarios.secrets.compose_stores import compose_store
+
+            stores[name] = compose_store(name, config, paths, platform)
+            continue
+        if config.platform == "kubernetes" and _runs_in_cluster(config, name):
+            # The cluster's own dev-mode providers (k8s/kind-secrets.yaml): seeded likewise.
+            from drillbook.scenarios.secrets.kube_stores import kube_store
+
+            stores[name] = kube_store(name, config, paths, platform)
+            continue
         stores[name] = _store(name, settings, paths, stack, source=config.source)
     return stores
+
+
+def _runs_in_cluster(config: DrillbookConfig, name: str) -> bool:
+    """A Vault or AWS provider the Kubernetes target runs itself: it names a component (a
+    workload drillbook may take down), like the Compose project's; else a managed service."""
+    if name == "vault":
+        return config.secrets.vault.component is not None
+    return name == "aws" and config.secrets.aws.component is not None
 
 
 def _kubernetes_store(

@@ -391,9 +391,14 @@ SITE_SCENARIO = "complete-infrastructure-failure"
 
 def precedent_ledger(target: Target, identity: DrillIdentity) -> PrecedentLedger | None:
     """The companion factory: for scenario 4 and scenario 6 (a site loss takes Weaviate with
-    it), where the stack runs Weaviate, or on Docker where the project does."""
+    it), where the stack runs Weaviate, on Docker where the project does, or on a cluster where
+    it serves (drillbook.scenarios.vector_store.on_kubernetes)."""
     if identity.scenario not in (SCENARIO, SITE_SCENARIO):
         return None
+    if target.stack is None and target.config.platform == "kubernetes":
+        from drillbook.scenarios.vector_store.on_kubernetes import kubernetes_ledger
+
+        return kubernetes_ledger(target)
     if target.stack is None:
         return _docker_ledger(target)
     from drillbook.stack.services.moto import aws_env
