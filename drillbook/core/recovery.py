@@ -3,13 +3,16 @@
 Pure functions over samples so that every rule can be unit-tested with invented numbers.
 
 The rules, chosen so that a green drill is a conservative statement:
-- A sample describes the target at the moment it was *sent*.
+- A sample describes the target at some moment between its sending and its answer. An unhealthy
+  sample is placed at its send time (the target was unhealthy then or later), an ok one at its
+  answer (the target served by then, and maybe not before: a probe whose connection took a
+  1 s SYN retransmission to reach a new pod proves nothing about that second).
 - Detection is the first unhealthy sample (down or error) sent at or after the fault.
 - Recovery is the first sample of the run of ok samples the service is still in when it is
-  measured, once that run is N samples long; RTO = that sample's send time minus the fault
-  time. A healthy run that ended in an unhealthy sample was not the recovery, however long:
-  a fault that reaches replicas one by one (a secret each replica drops when its cache
-  expires) can look healed for a moment and then fail again, and the outage users saw lasted
+  measured, once that run is N samples long; RTO = the moment that sample was answered minus
+  the fault time. A healthy run that ended in an unhealthy sample was not the recovery,
+  however long: a fault that reaches replicas one by one (a secret each replica drops when its
+  cache expires) can look healed for a moment and then fail again, and the outage users saw lasted
   until the service came back for good. Such runs are counted as flaps (relapses when they
   had reached N). The true moment of recovery lies after the last unhealthy sample before
   the run, so RTO is reported as an upper bound with an error bar down to that sample: the
@@ -37,7 +40,9 @@ class RecoveryMeasurement:
     detected_at: float | None
     """Send time of the first unhealthy sample after the fault; None when no outage was seen."""
     recovered_at: float | None
-    """Send time of the first of N consecutive ok samples after detection; None if not (yet)."""
+    """When the first of N consecutive ok samples after detection was answered; None if not
+    (yet). Its answer, not its sending: a slow first answer (a retransmitted SYN) says nothing
+    of the moments before it, and requests users sent then may still have failed."""
     last_unhealthy_at: float | None
     """Send time of the last unhealthy sample before recovery: the lower end of the error bar."""
     healthy_streak: int
@@ -151,7 +156,7 @@ def measure_recovery(
     # The run the service is in now is the recovery once it is N samples long.
     recovered_at: float | None = None
     if run_start is not None and len(judged) - run_start >= healthy_streak:
-        recovered_at = judged[run_start].sent_at
+        recovered_at = judged[run_start].received_at
 
     return RecoveryMeasurement(
         fault_at=fault_at,

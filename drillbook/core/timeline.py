@@ -42,7 +42,8 @@ class Sample:
     probe: str
     """Name of the probe (from the configuration)."""
     sent_at: float
-    """Monotonic time the request was sent; the sample describes the target at this moment."""
+    """Monotonic time the request was sent. The sample describes the target somewhere between
+    this and `received_at` (drillbook.core.recovery places each kind at the safe end)."""
     received_at: float
     """Monotonic time the answer (or the error) arrived."""
     status: SampleStatus

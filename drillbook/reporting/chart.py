@@ -149,8 +149,9 @@ def render_timeline_svg(
             f"text-anchor='middle' fill='#757575'>{text(EMPTY_MESSAGE)}</text>"
         )
 
-    # Samples: a narrow mark at the send time (the moment the sample describes); the
-    # tooltip carries the details a reader needs when a mark looks surprising.
+    # Samples: a narrow mark at the send time; the tooltip carries the details a reader needs
+    # when a mark looks surprising, the latency among them (a recovery is timed from the
+    # answer of its first healthy sample, which a slow answer moves later than its mark).
     row_of = {probe: index for index, probe in enumerate(probes)}
     for sample in kept:
         t = sample.sent_at - origin

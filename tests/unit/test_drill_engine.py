@@ -45,8 +45,10 @@ class ScriptedClock(FakeClock):
         target = self.monotonic() + seconds
         while self.next_tick < target:
             t = self.next_tick
+            # Answered at once: the RTO arithmetic of slow answers has its own tests
+            # (tests/unit/test_recovery.py); here the scripted figures stay round.
             self.timeline.add_sample(
-                Sample(probe="health", sent_at=t, received_at=t + 0.01, status=self.health(t))
+                Sample(probe="health", sent_at=t, received_at=t, status=self.health(t))
             )
             self.next_tick += INTERVAL
         self.advance(seconds)
@@ -338,7 +340,7 @@ class HealthyButRefusingClock(ScriptedClock):
                 Sample(
                     probe="deliberate",
                     sent_at=tick,
-                    received_at=tick + 0.01,
+                    received_at=tick,
                     status=self.refused(tick),
                 )
             )

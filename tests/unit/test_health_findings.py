@@ -47,6 +47,9 @@ END = 20.0
 HEALTH, E2E = "health", "deliberate"  # the embedded configuration's probe names
 # The end-to-end call goes out a few milliseconds after the health probe of the same tick.
 E2E_LAG = 0.004
+# When the scripted answers come: a recovery is timed from its first healthy answer.
+HEALTH_ANSWERED = 0.01
+E2E_ANSWERED = 0.02
 
 Fields = dict[str, FieldValue]
 HEALTHY_FIELDS: Fields = {"status": "healthy", "checks.database": "ok", "checks.cache": "ok"}
@@ -128,7 +131,7 @@ def _record(
             Sample(
                 HEALTH,
                 t,
-                t + 0.01,
+                t + HEALTH_ANSWERED,
                 status,
                 http_status=200 if status is SampleStatus.OK else 503,
                 fields=fields(t),
@@ -139,7 +142,7 @@ def _record(
             Sample(
                 E2E,
                 t + E2E_LAG,
-                t + 0.02,
+                t + E2E_ANSWERED,
                 answer,
                 http_status=200 if answer is SampleStatus.OK else 503,
                 detail="" if answer is SampleStatus.OK else "HTTP 503: database unavailable",
@@ -244,7 +247,8 @@ def test_a_health_endpoint_blind_to_the_database_is_reported_with_its_evidence(
     assert evidence["blind_share"] == 1.0
     assert evidence["first_blind_after_fault_seconds"] == pytest.approx(E2E_LAG, abs=1e-3)
     assert evidence["last_blind_after_fault_seconds"] == pytest.approx(4.75 + E2E_LAG, abs=1e-3)
-    assert evidence["window_after_fault_seconds"] == pytest.approx(5.0 + E2E_LAG, abs=1e-3)
+    # The window ends with the recovery: the first healthy end-to-end answer.
+    assert evidence["window_after_fault_seconds"] == pytest.approx(5.0 + E2E_ANSWERED, abs=1e-3)
     assert evidence["health_status_codes"] == [200]
     assert evidence["health_field"] == {"path": "checks.database", "values": ["ok"]}
     assert len(evidence["end_to_end_failures"]) == 3
@@ -296,8 +300,9 @@ def test_fewer_blind_samples_than_the_minimum_raise_nothing(tmp_path: Path) -> N
 def test_failures_after_recovery_are_outside_the_window(tmp_path: Path) -> None:
     drill = _injected(_drill(tmp_path), "database")
     _record(drill.timeline, health=_down(FAULT_AT, 12.0), e2e=_down(FAULT_AT, 12.0))
-    _measured(drill, HEALTH)  # recovered at 12
-    assert drill.measurement is not None and drill.measurement.recovered_at == 12.0
+    _measured(drill, HEALTH)  # recovered at 12, as the 12 s sample was answered
+    assert drill.measurement is not None
+    assert drill.measurement.recovered_at == pytest.approx(12.0 + HEALTH_ANSWERED)
     # A blip of the end-to-end call well after recovery: not this fault's business.
     for t in (17.0, 17.25, 17.5, 17.75):
         drill.timeline.add_sample(Sample(E2E, t + 0.001, t + 0.01, SampleStatus.ERROR))

@@ -17,13 +17,17 @@ INTERVAL = 0.25
 
 
 def series(
-    statuses: list[SampleStatus], *, start: float = 0.0, probe: str = "health"
+    statuses: list[SampleStatus],
+    *,
+    start: float = 0.0,
+    probe: str = "health",
+    latency: float = 0.0,
 ) -> list[Sample]:
     return [
         Sample(
             probe=probe,
             sent_at=start + i * INTERVAL,
-            received_at=start + i * INTERVAL + 0.01,
+            received_at=start + i * INTERVAL + latency,
             status=s,
         )
         for i, s in enumerate(statuses)
@@ -145,3 +149,25 @@ def test_combine_unrecovered_wins() -> None:
     ok = measure_recovery(series([DOWN, OK, OK]), fault_at=0.0, healthy_streak=2)
     stuck = measure_recovery(series([DOWN, DOWN, DOWN]), fault_at=0.0, healthy_streak=2)
     assert combine([ok, stuck]).rto_seconds is None
+
+
+def test_recovery_is_when_the_first_healthy_answer_came_not_when_it_was_asked() -> None:
+    """On kind the first probe to reach a new pod often waits 1 s for a retransmitted SYN.
+    Timed from its sending, the RTO would end a second before the service was shown to serve,
+    and users' requests sent in that second (some refused) would count as "after recovery"."""
+    samples = series([OK] * 4 + [DOWN] * 5 + [OK] * 5, latency=0.01)
+    slow_first = samples[9]
+    samples[9] = Sample(
+        probe="health",
+        sent_at=slow_first.sent_at,
+        received_at=slow_first.sent_at + 1.04,
+        status=OK,
+    )
+    m = measure_recovery(samples, fault_at=1.0, healthy_streak=3)
+    assert m.recovered_at == pytest.approx(2.25 + 1.04)
+    assert m.rto_seconds == pytest.approx(1.25 + 1.04)
+    # The true recovery lies between the last unhealthy sending and that answer.
+    assert m.last_unhealthy_at == pytest.approx(2.0)
+    assert m.rto_error_bar_seconds == pytest.approx(INTERVAL + 1.04)
+    # Detection keeps the sending of the first unhealthy sample: unhealthy then or later.
+    assert m.detected_at == pytest.approx(1.0)
