@@ -59,6 +59,7 @@ def figures_of(record: DrillRecord) -> dict[str, Any]:
     return {
         "rto_seconds": None if rto is None else rto.seconds,
         "rto_error_bar_seconds": None if rto is None else rto.error_bar_seconds,
+        "rto_answer_seconds": None if rto is None else rto.answer_seconds,
         "rto_objective_seconds": None if rto is None else rto.objective_seconds,
         "rto_within_objective": None if rto is None else rto.within_objective,
         "detection_seconds": record.detection_seconds,

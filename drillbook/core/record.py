@@ -27,11 +27,16 @@ class RtoFigure:
     """The recovery time measured at the service users see, judged against its objective."""
 
     seconds: float
-    """Upper bound: the first sample of the lasting healthy run, minus the fault time."""
+    """Upper bound: the answer to the first sample of the lasting healthy run, minus the fault
+    time."""
     error_bar_seconds: float
-    """How much earlier the target may really have recovered (the probe interval, at most)."""
+    """How much earlier the target may really have recovered: back to the sending of the last
+    unhealthy sample (the probe interval plus `answer_seconds`, about)."""
     objective_seconds: float
     outage_observed: bool
+    answer_seconds: float | None = None
+    """How long the first sample of the lasting healthy run waited for its answer (None in
+    records written before drillbook dated recoveries by their answer)."""
 
     @property
     def within_objective(self) -> bool:

@@ -55,6 +55,9 @@ class RecoveryMeasurement:
     first_sample_after_fault_at: float | None
     relapses: int = 0
     """Those flaps that had lasted N samples: the service looked recovered, then failed again."""
+    recovery_answer_seconds: float | None = None
+    """How long the sample that marks the recovery took to be answered: part of the error bar
+    (a retransmitted SYN to a new pod makes it about 1 s)."""
 
     @property
     def outage_observed(self) -> bool:
@@ -169,6 +172,9 @@ def measure_recovery(
         flaps=flaps,
         first_sample_after_fault_at=first_after,
         relapses=relapses,
+        recovery_answer_seconds=(
+            None if recovered_at is None or run_start is None else judged[run_start].latency_seconds
+        ),
     )
 
 
@@ -197,6 +203,7 @@ def combine(measurements: Sequence[RecoveryMeasurement]) -> RecoveryMeasurement:
         throttled_samples=sum(m.throttled_samples for m in measurements),
         flaps=sum(m.flaps for m in measurements),
         relapses=sum(m.relapses for m in measurements),
+        recovery_answer_seconds=deciding.recovery_answer_seconds,
         first_sample_after_fault_at=min(
             (m.first_sample_after_fault_at for m in measurements if m.first_sample_after_fault_at),
             default=None,

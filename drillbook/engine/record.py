@@ -49,6 +49,7 @@ def record_of(
             error_bar_seconds=measurement.rto_error_bar_seconds or 0.0,
             objective_seconds=drill.config.objectives.rto_for(drill.identity.tier),
             outage_observed=measurement.outage_observed,
+            answer_seconds=measurement.recovery_answer_seconds,
         )
     return DrillRecord(
         nodeid=nodeid,

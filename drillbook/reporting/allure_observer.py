@@ -186,6 +186,7 @@ def _figures_html(record: DrillRecord) -> str:
     rows_data: list[tuple[str, Any]] = [
         ("RTO (s, upper bound)", None if rto is None else rto.seconds),
         ("RTO error bar (s)", None if rto is None else rto.error_bar_seconds),
+        ("recovery's first healthy answer took (s)", None if rto is None else rto.answer_seconds),
         ("RTO objective (s)", None if rto is None else rto.objective_seconds),
         ("time to detect (s)", record.detection_seconds),
         ("outage seen by users (s)", record.outage_seconds),

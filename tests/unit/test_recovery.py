@@ -169,5 +169,15 @@ def test_recovery_is_when_the_first_healthy_answer_came_not_when_it_was_asked() 
     # The true recovery lies between the last unhealthy sending and that answer.
     assert m.last_unhealthy_at == pytest.approx(2.0)
     assert m.rto_error_bar_seconds == pytest.approx(INTERVAL + 1.04)
+    assert m.recovery_answer_seconds == pytest.approx(1.04)
+    # Combined with a probe that recovered earlier, the later one decides, its answer too.
+    early = measure_recovery(
+        series([OK] * 4 + [DOWN] * 2 + [OK] * 8), fault_at=1.0, healthy_streak=3
+    )
+    both = combine([early, m])
+    assert (
+        both.recovered_at == m.recovered_at
+        and both.recovery_answer_seconds == m.recovery_answer_seconds
+    )
     # Detection keeps the sending of the first unhealthy sample: unhealthy then or later.
     assert m.detected_at == pytest.approx(1.0)
