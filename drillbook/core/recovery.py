@@ -157,14 +157,16 @@ def measure_recovery(
             run_start = None
             last_unhealthy_at = sample.sent_at
     # The run the service is in now is the recovery once it is N samples long.
-    recovered_at: float | None = None
-    if run_start is not None and len(judged) - run_start >= healthy_streak:
-        recovered_at = judged[run_start].received_at
+    recovery = (
+        judged[run_start]
+        if run_start is not None and len(judged) - run_start >= healthy_streak
+        else None
+    )
 
     return RecoveryMeasurement(
         fault_at=fault_at,
         detected_at=judged[detected_index].sent_at,
-        recovered_at=recovered_at,
+        recovered_at=None if recovery is None else recovery.received_at,
         last_unhealthy_at=last_unhealthy_at,
         healthy_streak=healthy_streak,
         samples_after_fault=len(after),
@@ -172,9 +174,7 @@ def measure_recovery(
         flaps=flaps,
         first_sample_after_fault_at=first_after,
         relapses=relapses,
-        recovery_answer_seconds=(
-            None if recovered_at is None or run_start is None else judged[run_start].latency_seconds
-        ),
+        recovery_answer_seconds=None if recovery is None else recovery.latency_seconds,
     )
 
 

@@ -43,6 +43,33 @@ MOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "te
 """moto accepts any credentials; used where drillbook's environment names none."""
 
 
+def deployed_vault(config: DrillbookConfig, *, token_from: str) -> VaultKvProvider:
+    """The deployment's own OpenBao, with the root token from drillbook's environment
+    ([secrets.vault] token_env; `token_from` tells the operator where that token comes from)."""
+    vault = config.secrets.vault
+    token = os.environ.get(vault.token_env, "")
+    if vault.address is None or not token:
+        raise InvalidDrill(
+            f"{config.source}: [secrets.vault] needs address and the root token in "
+            f"${vault.token_env} ({token_from})"
+        )
+    register_secret(token)
+    return VaultKvProvider(vault.address, token, mount=vault.mount, field=vault.field)
+
+
+def deployed_aws(config: DrillbookConfig) -> AwsSecretsManagerProvider:
+    """The deployment's own Secrets Manager (moto), with drillbook's AWS credentials when its
+    environment names some, else moto's any-will-do ones."""
+    aws = config.secrets.aws
+    credentials = None if os.environ.get("AWS_ACCESS_KEY_ID") else MOTO_CREDENTIALS
+    return AwsSecretsManagerProvider(
+        region=aws.region,
+        endpoint_url=aws.endpoint_url,
+        recovery_window_days=aws.recovery_window_days,
+        credentials=credentials,
+    )
+
+
 def compose_seed(config: DrillbookConfig, paths: SecretPaths) -> dict[str, str]:
     """path -> value from the operator's break-glass copy in drillbook's environment."""
     wanted = {paths.jwt_secret: config.target.auth.secret_env, paths.api_key: API_KEY_ENV}
@@ -123,14 +150,7 @@ def compose_store(
     seed = compose_seed(config, paths)
     if name == "vault":
         vault = settings.vault
-        token = os.environ.get(vault.token_env, "")
-        if vault.address is None or not token:
-            raise InvalidDrill(
-                f"{config.source}: [secrets.vault] needs address and the root token in "
-                f"${vault.token_env} (the project's OPENBAO_ROOT_TOKEN)"
-            )
-        register_secret(token)
-        provider = VaultKvProvider(vault.address, token, mount=vault.mount, field=vault.field)
+        provider = deployed_vault(config, token_from="the project's OPENBAO_ROOT_TOKEN")
         access = (
             VolumeAppAccess(provider, Path(TOKEN_VOLUME) / TOKEN_FILE, platform=platform)
             if _has_token_volume(platform)
@@ -138,15 +158,9 @@ def compose_store(
         )
         store = SecretStore(provider, paths, component=vault.component, access=access, seed=seed)
     elif name == "aws":
-        aws = settings.aws
-        credentials = None if os.environ.get("AWS_ACCESS_KEY_ID") else MOTO_CREDENTIALS
-        aws_provider = AwsSecretsManagerProvider(
-            region=aws.region,
-            endpoint_url=aws.endpoint_url,
-            recovery_window_days=aws.recovery_window_days,
-            credentials=credentials,
+        store = SecretStore(
+            deployed_aws(config), paths, component=settings.aws.component, seed=seed
         )
-        store = SecretStore(aws_provider, paths, component=aws.component, seed=seed)
     else:
         raise InvalidDrill(f"the Compose project runs no secrets provider '{name}'")
     return store

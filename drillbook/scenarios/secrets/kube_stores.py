@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,10 +29,8 @@ from kubernetes.client.exceptions import ApiException
 from drillbook.core.redaction import register_secret
 from drillbook.errors import InvalidDrill
 from drillbook.platforms.kubernetes import KubernetesPlatform
-from drillbook.scenarios.secrets.compose_stores import MOTO_CREDENTIALS, compose_seed
-from drillbook.secrets.aws import AwsSecretsManagerProvider
+from drillbook.scenarios.secrets.compose_stores import compose_seed, deployed_aws, deployed_vault
 from drillbook.secrets.store import AppAccess, SecretPaths, SecretStore
-from drillbook.secrets.vault import VaultKvProvider
 
 if TYPE_CHECKING:
     from drillbook.config.model import DrillbookConfig
@@ -123,23 +120,11 @@ def kube_store(
     settings = config.secrets
     seed = compose_seed(config, paths)
     if name == "vault":
-        vault = settings.vault
-        token = os.environ.get(vault.token_env, "")
-        if vault.address is None or not token:
-            raise InvalidDrill(
-                f"{config.source}: [secrets.vault] needs address and the root token in "
-                f"${vault.token_env} (drill.env's OPENBAO_ROOT_TOKEN, written by kind-up.sh)"
-            )
-        register_secret(token)
-        provider = VaultKvProvider(vault.address, token, mount=vault.mount, field=vault.field)
+        provider = deployed_vault(
+            config, token_from="drill.env's OPENBAO_ROOT_TOKEN, written by kind-up.sh"
+        )
         access = SecretAppAccess(provider, TOKEN_MOUNT, platform=platform)
-        return SecretStore(provider, paths, component=vault.component, access=access, seed=seed)
-    aws = settings.aws
-    credentials = None if os.environ.get("AWS_ACCESS_KEY_ID") else MOTO_CREDENTIALS
-    aws_provider = AwsSecretsManagerProvider(
-        region=aws.region,
-        endpoint_url=aws.endpoint_url,
-        recovery_window_days=aws.recovery_window_days,
-        credentials=credentials,
-    )
-    return SecretStore(aws_provider, paths, component=aws.component, seed=seed)
+        return SecretStore(
+            provider, paths, component=settings.vault.component, access=access, seed=seed
+        )
+    return SecretStore(deployed_aws(config), paths, component=settings.aws.component, seed=seed)
